@@ -1,0 +1,83 @@
+"""Wire protocol between the worker and the in-sandbox executor.
+
+One unix-socket connection stays open for the whole run. Every message is a *frame*: a 4-byte
+big-endian length followed by that many bytes. A request is one JSON frame; a reply is one JSON
+frame, followed by one raw binary frame when the reply carries an image (no base64 on the wire).
+
+Request (JSON)::
+
+    {"id": "7", "op": "call",
+     "tool": {"type": "computer_20250124", "name": "computer"},     # the tool definition's type/name
+     "input": {...},                                                   # exactly what the model sent
+     "screenshot": null}       # null: the tool version's own rule; true/false: force (toolset batches)
+
+    {"id": "1", "op": "hello"}                     -> screen/api sizes, versions
+    {"id": "2", "op": "wait_ready", "timeout_s": 20}  -> waits for window manager and panel
+    {"id": "3", "op": "put_file", "path": "/home/user/x", "mode": 420, "size": N}  + one binary frame
+    {"id": "4", "op": "shutdown"}
+
+Reply (JSON)::
+
+    {"id": "7", "text": "...", "is_error": false,
+     "image": {"media_type": "image/png", "width": 1024, "height": 768} | null,
+     "data": {...} | null,                         # op-specific structured data (hello, timings)
+     "timings_ms": {"action": 1.2, "settle": 40.0, "encode": 22.0}}
+
+Stdlib only: both the worker and the executor import this module.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+SOCKET_NAME = "executor.sock"
+SOCKET_DIR_IN_SANDBOX = "/run/nightshift"
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a valid frame, or closed the channel mid-frame."""
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = sock.recv_into(view[got:], size - got)
+        if n == 0:
+            raise ProtocolError(f"channel closed after {got} of {size} bytes")
+        got += n
+    return bytes(buf)
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    if len(payload) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(payload)} bytes exceeds {MAX_FRAME_BYTES}")
+    sock.sendall(_HEADER.pack(len(payload)) + payload)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    if size > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME_BYTES}")
+    return _recv_exact(sock, size)
+
+
+def send_json(sock: socket.socket, message: dict[str, Any]) -> None:
+    send_frame(sock, json.dumps(message, separators=(",", ":")).encode())
+
+
+def recv_json(sock: socket.socket) -> dict[str, Any]:
+    raw = recv_frame(sock)
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise ProtocolError(f"frame is not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError("frame is not a JSON object")
+    return message

@@ -1,0 +1,50 @@
+"""Every Redis key nightshift uses, in one place."""
+
+from __future__ import annotations
+
+PREFIX = "ns"
+
+
+def run(run_id: str) -> str:
+    """Hash: the run record (state, stop reason, usage, cost, artifact prefix, timestamps)."""
+    return f"{PREFIX}:run:{run_id}"
+
+
+def run_events(run_id: str) -> str:
+    """Stream: state transitions and one progress line per step (followed by ``run --wait``)."""
+    return f"{PREFIX}:run:{run_id}:events"
+
+
+def run_inputs(run_id: str) -> str:
+    """Hash: files to place in the sandbox (dest -> bytes), stored at enqueue time."""
+    return f"{PREFIX}:run:{run_id}:inputs"
+
+
+def run_cancel(run_id: str) -> str:
+    """String: set when a cancel was requested (value: who/why)."""
+    return f"{PREFIX}:run:{run_id}:cancel"
+
+
+def run_lease(run_id: str, attempt: int) -> str:
+    """String with TTL: the worker currently running this attempt (duplicate deliveries back off)."""
+    return f"{PREFIX}:run:{run_id}:lease:{attempt}"
+
+
+def runs_index() -> str:
+    """Sorted set: run ids scored by creation time."""
+    return f"{PREFIX}:runs"
+
+
+def schedule_slot(schedule_name: str, slot_iso: str) -> str:
+    """String with TTL: set once when a cron slot fires (a second beat cannot fire it again)."""
+    return f"{PREFIX}:cron:{schedule_name}:{slot_iso}"
+
+
+def schedule_last(schedule_name: str) -> str:
+    """String: the last slot fired for a schedule (a missed slot is not fired twice)."""
+    return f"{PREFIX}:cron:{schedule_name}:last"
+
+
+def rate_window(kind: str, minute: int) -> str:
+    """Counter with TTL: fleet-wide API usage of ``kind`` (requests/input/output) in one minute."""
+    return f"{PREFIX}:rate:{kind}:{minute}"

@@ -1,0 +1,113 @@
+"""The task spec: what one run should do. Unknown fields are errors, never ignored."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
+_SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budgets(_Strict):
+    """Every budget is checked before each model request; no budget is overshot by more than one
+    response. Token budgets are cumulative and count cache reads and writes."""
+
+    max_steps: int = Field(50, ge=1, le=10_000)
+    max_input_tokens: int | None = Field(None, ge=1)
+    max_output_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+    max_wall_s: float = Field(1800, gt=0, le=86_400)
+
+
+class FileSpec(_Strict):
+    src: str = Field(description="path on the enqueuing machine, relative to the task file")
+    dest: str = Field(description="absolute path inside the sandbox")
+    mode: int = Field(0o644, ge=0, le=0o777)
+
+    @field_validator("dest")
+    @classmethod
+    def _absolute(cls, dest: str) -> str:
+        if not dest.startswith("/") or "/../" in f"{dest}/":
+            raise ValueError("dest must be an absolute path without '..'")
+        return dest
+
+
+class ScriptStep(_Strict):
+    """One tool call played by the script agent, exactly as a model would have sent it."""
+
+    name: str
+    input: dict[str, Any] = Field(default_factory=dict)
+    toolset_name: str | None = None
+
+
+class Thinking(_Strict):
+    type: Literal["off", "enabled", "adaptive"] = "off"
+    budget_tokens: int | None = Field(None, ge=1024)
+    effort: Literal["low", "medium", "high", "max"] | None = None
+
+
+class TaskSpec(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    agent: Literal["claude", "script"] = "claude"
+    model: str | None = None
+    tools: str | None = Field(None, description="tool group, e.g. computer_use_20250124")
+    display: str = "1024x768"
+    prompt: str | None = None
+    system_prompt_suffix: str = ""
+    max_tokens: int | None = Field(None, ge=1, le=128_000)
+    thinking: Thinking | None = None
+    budgets: Budgets = Field(default_factory=Budgets)
+    network: Literal["none", "internet"] = "none"
+    image: str | None = None
+    files: list[FileSpec] = Field(default_factory=list)
+    setup: list[str] = Field(default_factory=list, description="bash commands run before the agent")
+    output_schema: dict[str, Any] | None = None
+    secrets: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    priority: int = Field(5, ge=0, le=9)
+    steps: list[ScriptStep] = Field(default_factory=list)
+
+    @field_validator("display")
+    @classmethod
+    def _display(cls, display: str) -> str:
+        match = _DISPLAY.match(display)
+        if not match:
+            raise ValueError("display must look like 1024x768")
+        width, height = int(match[1]), int(match[2])
+        if not (640 <= width <= 3840 and 480 <= height <= 2160):
+            raise ValueError("display must be between 640x480 and 3840x2160")
+        return display
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _SECRET_NAME.match(name):
+                raise ValueError(f"secret name {name!r} is not an environment variable name")
+        return names
+
+    @model_validator(mode="after")
+    def _agent_fields(self) -> TaskSpec:
+        if self.agent == "script":
+            if not self.steps:
+                raise ValueError("agent: script needs a non-empty steps list")
+            if self.prompt or self.output_schema:
+                raise ValueError("agent: script takes steps, not prompt or output_schema")
+        else:
+            if not self.prompt:
+                raise ValueError("agent: claude needs a prompt")
+            if self.steps:
+                raise ValueError("steps are only for agent: script")
+        return self
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        width, height = self.display.split("x")
+        return int(width), int(height)

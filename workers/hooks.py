@@ -1,0 +1,88 @@
+"""The one hooks interface: every side effect of a run (transcript, metrics, progress,
+cancellation) hangs off it, never inline in the loop. Defaults are no-ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.toolio import ToolOutput
+
+
+@dataclass
+class StepSummary:
+    """One agent step: one model response (or one scripted call) and the tool calls it made."""
+
+    step: int
+    stop_reason: str | None
+    tool_calls: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    model_ms: float = 0.0
+    tools_ms: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Hooks:
+    """Subclass and override what you need; the loop calls every method at its moment."""
+
+    def on_request(self, step: int, request: dict[str, Any]) -> None:
+        """Before each Messages API request (``request`` is the kwargs sent to the SDK)."""
+
+    def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
+        """After each successful response (``response`` is the message as a dict)."""
+
+    def on_tool_result(
+        self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
+    ) -> None:
+        """After each tool call, with the block the model sent and what the sandbox answered."""
+
+    def on_step_end(self, summary: StepSummary) -> None:
+        """After the step's tool results are collected."""
+
+    def on_wait(self, reason: str, wait_s: float) -> None:
+        """When the run waits (retry backoff, fleet rate limiter)."""
+
+    def cancel_requested(self) -> str | None:
+        """Checked before every step: a non-empty reason stops the run as ``cancelled``."""
+        return None
+
+
+class HookChain(Hooks):
+    """Fans every call out to several hooks, in order."""
+
+    def __init__(self, *hooks: Hooks) -> None:
+        self.hooks = list(hooks)
+
+    def on_request(self, step: int, request: dict[str, Any]) -> None:
+        for hook in self.hooks:
+            hook.on_request(step, request)
+
+    def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
+        for hook in self.hooks:
+            hook.on_response(step, response, elapsed_ms)
+
+    def on_tool_result(
+        self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
+    ) -> None:
+        for hook in self.hooks:
+            hook.on_tool_result(step, tool_use, output, elapsed_ms)
+
+    def on_step_end(self, summary: StepSummary) -> None:
+        for hook in self.hooks:
+            hook.on_step_end(summary)
+
+    def on_wait(self, reason: str, wait_s: float) -> None:
+        for hook in self.hooks:
+            hook.on_wait(reason, wait_s)
+
+    def cancel_requested(self) -> str | None:
+        for hook in self.hooks:
+            reason = hook.cancel_requested()
+            if reason:
+                return reason
+        return None
