@@ -25,9 +25,9 @@ def run_cancel(run_id: str) -> str:
     return f"{PREFIX}:run:{run_id}:cancel"
 
 
-def run_lease(run_id: str, attempt: int) -> str:
-    """String with TTL: the worker currently running this attempt (duplicate deliveries back off)."""
-    return f"{PREFIX}:run:{run_id}:lease:{attempt}"
+def run_lease(run_id: str) -> str:
+    """String with TTL: the token of the worker running the run now (duplicates back off)."""
+    return f"{PREFIX}:run:{run_id}:lease"
 
 
 def runs_index() -> str:

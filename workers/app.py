@@ -1,0 +1,72 @@
+"""The Celery app factory. Long-run settings live here, each with its reason."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from scheduler.cron import beat_schedule
+from scheduler.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    hard_limit_s = settings.max_wall_s_cap + 2 * settings.time_limit_grace_s
+    if settings.visibility_timeout_s <= hard_limit_s:
+        raise ValueError(
+            f"visibility_timeout_s ({settings.visibility_timeout_s}) must exceed the longest hard "
+            f"time limit ({hard_limit_s} s), or healthy long runs are delivered twice"
+        )
+    return {
+        "broker_url": settings.redis_url,
+        "task_default_queue": settings.queue_name,
+        # A run is acknowledged only when it finished; a worker that dies mid-run leaves it unacked.
+        "task_acks_late": True,
+        # ...and if the pool child was killed (OOM, SIGKILL), the message goes back to the queue.
+        "task_reject_on_worker_lost": True,
+        # One run at a time per pool slot: a prefetched run would wait behind a 30-minute one.
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": settings.worker_concurrency,
+        # Results live in the run record, not in a Celery result backend.
+        "task_ignore_result": True,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            # Above the longest hard limit, so a healthy run is never redelivered while it runs.
+            # A run whose worker died is resumed sooner by the reaper (lease expired -> re-send).
+            "visibility_timeout": settings.visibility_timeout_s,
+            "queue_order_strategy": "priority",
+            "priority_steps": list(range(10)),
+        },
+        "task_queue_max_priority": 9,
+        "task_default_priority": 5,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            **beat_schedule(settings),
+            "nightshift-reap": {"task": "nightshift.reap", "schedule": settings.reaper_interval_s},
+        },
+        "timezone": "UTC",
+    }
+
+
+def create_app(settings: Settings) -> Celery:
+    from workers.tasks import register_tasks
+
+    app = Celery("nightshift")
+    app.conf.update(celery_config(settings))
+    app.nightshift_settings = settings  # type: ignore[attr-defined]
+    register_tasks(app)
+    _start_reaper_with_worker(settings)
+    return app
+
+
+def _start_reaper_with_worker(settings: Settings) -> None:
+    """Each worker's main process reaps its own machine's containers (see workers/reaper.py)."""
+    from celery.signals import worker_ready, worker_shutdown
+
+    def on_ready(**_: object) -> None:
+        from workers.reaper import ContainerReaper
+        from workers.runtime import Runtime
+
+        reaper = ContainerReaper(Runtime.build(settings), settings.reaper_interval_s)
+        reaper.start()
+        worker_shutdown.connect(lambda **__: reaper.stop(), weak=False)
+
+    worker_ready.connect(on_ready, weak=False)

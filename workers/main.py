@@ -1,0 +1,15 @@
+"""Process entry point for Celery: ``celery -A workers.main worker`` / ``celery -A workers.main beat``.
+
+This module *is* the process's main: it reads the settings and builds the app when Celery imports
+it. Library modules stay free of import-time side effects.
+"""
+
+from __future__ import annotations
+
+from scheduler.settings import load_settings
+from workers.app import create_app
+from workers.logs import configure_logging
+
+settings = load_settings()
+configure_logging(settings.log_level, settings.log_json)
+app = create_app(settings)

@@ -1,0 +1,171 @@
+"""One delivery of ``nightshift.run``: lease the run, start its sandbox, play the agent, record the
+outcome, and remove the container in every outcome. A run always ends with a recorded state and
+its artifacts; a finished run is never run again."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from typing import Any
+
+import structlog
+from celery.exceptions import SoftTimeLimitExceeded
+
+from scheduler.models import TOOL_GROUPS, resolve_model
+from scheduler.records import RunRecord
+from scheduler.spec import TaskSpec
+from workers.artifacts import RunArtifacts
+from workers.errors import NightshiftError
+from workers.hooks import HookChain, Hooks
+from workers.lease import Lease
+from workers.outcome import RunResult
+from workers.progress import ProgressHook
+from workers.ratelimit import Limits, RateLimiter, RateLimitHook
+from workers.runtime import Runtime
+from workers.sandbox import Sandbox
+from workers.script import run_script
+from workers.transcript import TranscriptHook
+
+
+class SetupFailed(NightshiftError):
+    """A file could not be placed or a setup command failed before the agent started."""
+
+
+class MissingSecret(NightshiftError):
+    """A secret the task names is not in the worker's environment."""
+
+
+def execute_run(run_id: str, rt: Runtime) -> dict[str, Any]:
+    record = rt.records.get(run_id)
+    if record.is_terminal:
+        return {"run_id": run_id, "state": record.state, "skipped": "already finished"}
+    if rt.records.cancel_requested(run_id):
+        rt.records.transition(run_id, "cancelled", attempt=record.attempt, stop_reason="cancelled by request")
+        return {"run_id": run_id, "state": "cancelled"}
+    lease = Lease(rt.redis, run_id, rt.settings.lease_ttl_s)
+    if not lease.acquire():
+        return {"run_id": run_id, "skipped": "another worker holds the lease"}
+    lease.start_heartbeat()
+    try:
+        return Attempt(rt, record).run()
+    finally:
+        lease.release()
+
+
+class Attempt:
+    """Attempt N+1 of a run: its own artifact prefix, so a dead attempt's artifacts are kept."""
+
+    def __init__(self, rt: Runtime, record: RunRecord) -> None:
+        self.rt = rt
+        self.run_id = record.run_id
+        self.attempt = record.attempt + 1
+        self.spec = TaskSpec.model_validate_json(record.spec_json)
+        self.prefix = f"{rt.settings.s3_prefix}/{self.run_id}/attempt-{self.attempt}"
+        self.artifacts = RunArtifacts(rt.store, self.prefix)
+        self.log = structlog.get_logger("nightshift.run").bind(run_id=self.run_id, attempt=self.attempt)
+        self.started = time.monotonic()
+
+    def run(self) -> dict[str, Any]:
+        self.rt.records.transition(
+            self.run_id, "starting", attempt=self.attempt, worker=self.rt.hostname,
+            artifact_url=self.rt.store.url(self.prefix),
+        )
+        outcome = self._outcome()
+        self._finish(outcome)
+        return {"run_id": self.run_id, "attempt": self.attempt, "state": outcome.state}
+
+    def _outcome(self) -> RunResult:
+        try:
+            secrets = self._secrets()
+            with ExitStack() as stack:
+                sandbox = self._start_sandbox(secrets)
+                stack.callback(sandbox.stop)
+                self._prepare(sandbox)
+                return self._play(sandbox, secrets)
+        except SoftTimeLimitExceeded:
+            return RunResult(state="failed", stop_reason="time limit", error="the run passed its time limit")
+        except NightshiftError as exc:
+            self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
+            return RunResult(state="failed", stop_reason=type(exc).__name__, error=str(exc))
+
+    def _secrets(self) -> dict[str, str]:
+        missing = [name for name in self.spec.secrets if name not in os.environ]
+        if missing:
+            raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
+        return {name: os.environ[name] for name in self.spec.secrets}
+
+    def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
+        width, height = self.spec.display_size
+        deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
+        labels = {
+            "nightshift.run_id": self.run_id,
+            "nightshift.attempt": str(self.attempt),
+            "nightshift.deadline": str(deadline),
+            "nightshift.worker": self.rt.hostname,
+        }
+        sandbox = self.rt.launcher.start(
+            run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
+            labels=labels, env=secrets, image=self.spec.image,
+        )
+        self.rt.records.update(self.run_id, container_id=sandbox.container_id)
+        return sandbox
+
+    def _prepare(self, sandbox: Sandbox) -> None:
+        for index, file in enumerate(self.spec.files):
+            sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
+        sandbox.wait_ready()
+        group = TOOL_GROUPS[self.spec.tools or self._model_tools()]
+        for number, command in enumerate(self.spec.setup, start=1):
+            output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})
+            if output.is_error:
+                raise SetupFailed(f"setup command {number} failed: {output.text[-2000:]}")
+
+    def _model_tools(self) -> str:
+        if self.spec.agent == "script":
+            return "computer_use_20250124"
+        return resolve_model(self._model(), self.rt.settings.model_configs).tools
+
+    def _model(self) -> str:
+        return self.spec.model or self.rt.settings.default_model
+
+    def _hooks(self, secrets: dict[str, str]) -> Hooks:
+        progress = ProgressHook(self.rt.records, self.run_id)
+        s = self.rt.settings
+        limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
+        transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
+        limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
+        return HookChain(transcript, progress, limiter)
+
+    def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
+        self.rt.records.transition(self.run_id, "running", attempt=self.attempt)
+        hooks = self._hooks(secrets)
+        if self.spec.agent == "script":
+            return run_script(self.spec, sandbox, hooks)
+        from workers.loop import run_session
+
+        config = resolve_model(self._model(), self.rt.settings.model_configs)
+        return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=config,
+                           run_id=self.run_id)
+
+    def _finish(self, outcome: RunResult) -> None:
+        if outcome.state != "cancelled" and self.rt.records.cancel_requested(self.run_id):
+            outcome = RunResult(state="cancelled", stop_reason="cancelled by request", steps=outcome.steps,
+                                usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
+        summary = outcome.to_dict() | {"run_id": self.run_id, "attempt": self.attempt,
+                                       "wall_s": round(time.monotonic() - self.started, 3)}
+        self.artifacts.finalize(summary)
+        self.rt.records.transition(self.run_id, outcome.state, attempt=self.attempt, **_record_fields(outcome))
+        self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
+                      steps=outcome.steps, cost_usd=outcome.cost_usd)
+
+
+def _record_fields(outcome: RunResult) -> dict[str, Any]:
+    return {
+        "stop_reason": outcome.stop_reason,
+        "error": outcome.error,
+        "result": outcome.result,
+        "usage": outcome.usage,
+        "cost_usd": outcome.cost_usd,
+        "steps": outcome.steps,
+    }

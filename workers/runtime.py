@@ -1,0 +1,51 @@
+"""The clients one worker process needs, built once per process and passed in everywhere."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import redis
+
+from scheduler.records import Records
+from scheduler.settings import Settings
+from workers.sandbox import SandboxLauncher
+from workers.store import ArtifactStore, build_store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: redis.Redis
+    records: Records
+    docker: docker.DockerClient
+    launcher: SandboxLauncher
+    store: ArtifactStore
+    hostname: str
+    _model_client: Any = None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        client = redis.Redis.from_url(settings.redis_url)
+        docker_client = docker.DockerClient(base_url=settings.docker_url) if settings.docker_url \
+            else docker.from_env()
+        return cls(
+            settings=settings,
+            redis=client,
+            records=Records(client),
+            docker=docker_client,
+            launcher=SandboxLauncher(docker_client, settings),
+            store=build_store(settings),
+            hostname=socket.gethostname(),
+        )
+
+    @property
+    def model_client(self) -> Any:
+        """The Anthropic client, built on first use: script-only fleets need no API key."""
+        if self._model_client is None:
+            from workers.model_client import build_client
+
+            self._model_client = build_client(self.settings)
+        return self._model_client

@@ -1,0 +1,38 @@
+"""Thin Celery tasks: take ids, call a plain function, return a small result."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from celery import Celery, Task
+
+from workers.runtime import Runtime
+
+
+class RuntimeTask(Task):  # type: ignore[misc]
+    """Builds the process's clients on first use (after the prefork pool forked, never at import)."""
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        return Runtime.build(self.app.nightshift_settings)
+
+
+def register_tasks(app: Celery) -> None:
+    @app.task(name="nightshift.run", base=RuntimeTask, bind=True)
+    def run(self: RuntimeTask, run_id: str) -> dict[str, Any]:
+        from workers.runner import execute_run
+
+        return execute_run(run_id, self.runtime)
+
+    @app.task(name="nightshift.reap", base=RuntimeTask, bind=True, ignore_result=True)
+    def reap(self: RuntimeTask) -> dict[str, int]:
+        from workers.reaper import reap_once
+
+        return reap_once(self.runtime, app)
+
+    @app.task(name="nightshift.fire_schedule", base=RuntimeTask, bind=True)
+    def fire_schedule(self: RuntimeTask, schedule_name: str) -> list[str]:
+        from scheduler.cron import fire_now
+
+        return fire_now(schedule_name, self.runtime.redis, app, self.runtime.settings)
