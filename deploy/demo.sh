@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The main job on one machine: install what is missing, start the fleet (Procfile: redis, worker,
+# beat, api under honcho), run the bundled example batch, print where the artifacts are, and stop
+# the fleet again (KEEP_RUNNING=1 leaves it up). Script tasks always run; Claude tasks run only
+# when ANTHROPIC_API_KEY is set.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash deploy/bootstrap.sh
+mkdir -p var/redis artifacts
+
+export NIGHTSHIFT_REDIS_PORT="${NIGHTSHIFT_REDIS_PORT:-6379}"
+export NIGHTSHIFT_REDIS_URL="redis://127.0.0.1:${NIGHTSHIFT_REDIS_PORT}/0"
+export NIGHTSHIFT_ARTIFACTS_DIR="${NIGHTSHIFT_ARTIFACTS_DIR:-$ROOT/artifacts}"
+export NIGHTSHIFT_SCHEDULES_FILE="${NIGHTSHIFT_SCHEDULES_FILE:-$ROOT/examples/schedules.yaml}"
+export NIGHTSHIFT_WORKER_CONCURRENCY="${NIGHTSHIFT_WORKER_CONCURRENCY:-4}"
+
+if redis-cli -p "$NIGHTSHIFT_REDIS_PORT" ping >/dev/null 2>&1; then
+  echo "[demo] a Redis already answers on port $NIGHTSHIFT_REDIS_PORT; set NIGHTSHIFT_REDIS_PORT to another port" >&2
+  exit 1
+fi
+.venv/bin/honcho start redis worker beat >var/fleet.log 2>&1 &
+FLEET=$!
+stop_fleet() { kill -TERM "$FLEET" 2>/dev/null || true; wait "$FLEET" 2>/dev/null || true; }
+[ "${KEEP_RUNNING:-0}" = 1 ] || trap stop_fleet EXIT
+for _ in $(seq 1 100); do redis-cli -p "$NIGHTSHIFT_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+echo "[demo] fleet started (log: var/fleet.log)"
+
+agents=(--agent script)
+if [ -n "${ANTHROPIC_API_KEY:-}" ]; then agents=(); else
+  echo "[demo] ANTHROPIC_API_KEY is not set: running the script tasks only"; fi
+.venv/bin/nightshift run examples/batch.yaml --wait "${agents[@]}"
