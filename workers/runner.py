@@ -16,6 +16,7 @@ from scheduler.models import TOOL_GROUPS, resolve_model
 from scheduler.records import RunRecord
 from scheduler.spec import TaskSpec
 from workers.artifacts import RunArtifacts
+from workers.cancel import CancelWatcher
 from workers.errors import NightshiftError
 from workers.hooks import HookChain, Hooks
 from workers.lease import Lease
@@ -81,6 +82,7 @@ class Attempt:
             with ExitStack() as stack:
                 sandbox = self._start_sandbox(secrets)
                 stack.callback(sandbox.stop)
+                stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
                 self._prepare(sandbox)
                 return self._play(sandbox, secrets)
         except SoftTimeLimitExceeded:

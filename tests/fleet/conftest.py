@@ -1,0 +1,113 @@
+"""A real fleet for tests: real redis-server, real Celery worker and beat processes, real Docker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from scheduler.records import Records
+from tests.conftest import ROOT, RedisServer
+
+VENV_BIN = Path(sys.executable).parent
+
+
+class Fleet:
+    """Starts and kills fleet processes; every process shares one env pointing at test resources."""
+
+    def __init__(self, redis_server: RedisServer, tmp: Path, **settings: str) -> None:
+        self.redis_server = redis_server
+        self.tmp = tmp
+        self.queue = f"q-{uuid.uuid4().hex[:8]}"
+        self.env = {
+            **os.environ,
+            "NIGHTSHIFT_REDIS_URL": redis_server.url,
+            "NIGHTSHIFT_QUEUE_NAME": self.queue,
+            "NIGHTSHIFT_ARTIFACTS_DIR": str(tmp / "artifacts"),
+            "NIGHTSHIFT_SPOOL_DIR": str(tmp / "spool"),
+            "NIGHTSHIFT_SANDBOX_SOCKET_DIR": str(tmp / "sockets"),
+            "NIGHTSHIFT_LEASE_TTL_S": "6",
+            "NIGHTSHIFT_REAPER_INTERVAL_S": "2",
+            "NIGHTSHIFT_WORKER_CONCURRENCY": "2",
+            "NIGHTSHIFT_LOG_LEVEL": "INFO",
+            **settings,
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.client = redis.Redis.from_url(redis_server.url)
+        self.records = Records(self.client)
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
+        args = [str(VENV_BIN / "celery"), "-A", "workers.main", "worker", "-Q", self.queue,
+                "-n", f"{name}-{self.queue}@%h", "--without-gossip", "--without-mingle", "-O", "fair"]
+        return self._spawn(name, args)
+
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        args = [str(VENV_BIN / "celery"), "-A", "workers.main", "beat",
+                "--schedule", str(self.tmp / "beat-schedule")]
+        return self._spawn("beat", args)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.kill(name, signal.SIGTERM if name != "beat" else signal.SIGKILL)
+
+    def cli(self, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(VENV_BIN / "nightshift"), *args], cwd=ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=timeout_s)
+
+    def wait_for(self, predicate: Callable[[], Any], timeout_s: float = 120, what: str = "") -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.2)
+        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.tmp.glob("*.log"))
+        raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+    def wait_state(self, run_id: str, states: set[str], timeout_s: float = 120) -> Any:
+        return self.wait_for(lambda: (r := self.records.get(run_id)).state in states and r,
+                             timeout_s, f"run {run_id} to reach {states}")
+
+
+@pytest.fixture
+def fleet(redis_server: RedisServer, tmp_path: Path, sandbox_image: str) -> Iterator[Fleet]:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    fleet = Fleet(redis_server, tmp_path)
+    yield fleet
+    fleet.stop_all()
+    subprocess.run(["docker", "rm", "-f", *_containers_of(fleet)], capture_output=True)
+
+
+def _containers_of(fleet: Fleet) -> list[str]:
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=nightshift.run_id"],
+                         capture_output=True, text=True).stdout.split()
+    return out
+
+
+def write_tasks(path: Path, body: str) -> Path:
+    path.write_text(body)
+    return path

@@ -1,0 +1,111 @@
+"""The fleet end to end: the CLI enqueues, real Celery workers run real sandboxes, artifacts land,
+and failures (a killed worker, a Redis restart, a cancel) lose nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+from tests.conftest import ROOT
+from tests.fleet.conftest import Fleet, write_tasks
+
+SLOW_SCRIPT = """
+tasks:
+  - name: {name}
+    agent: script
+    budgets: {{max_steps: 10, max_wall_s: 300}}
+    steps:
+      - {{name: computer, input: {{action: screenshot}}}}
+      - {{name: bash, input: {{command: "sleep {sleep_s} && echo slept"}}}}
+      - {{name: bash, input: {{command: "echo done"}}}}
+"""
+
+
+def _run_dir(fleet: Fleet, run_id: str, attempt: int) -> Path:
+    return Path(fleet.env["NIGHTSHIFT_ARTIFACTS_DIR"]) / "runs" / run_id / f"attempt-{attempt}"
+
+
+def _sandboxes(run_id: str) -> list[str]:
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=nightshift.run_id={run_id}"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def _enqueue(fleet: Fleet, task_file: Path) -> list[str]:
+    done = fleet.cli("enqueue", str(task_file))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_example_batch_runs_its_script_task_and_writes_an_auditable_run(fleet: Fleet) -> None:
+    fleet.start_worker()
+    done = fleet.cli("run", str(ROOT / "examples/batch.yaml"), "--wait", "--agent", "script")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run_id,) = [r.run_id for r in fleet.records.list()]
+    record = fleet.records.get(run_id)
+    assert record.state == "succeeded"
+    run_dir = _run_dir(fleet, run_id, 1)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    listed = {entry["key"].rsplit(f"attempt-1/", 1)[-1]: entry for entry in manifest["objects"]}
+    assert {"transcript.jsonl", "result.json"} <= set(listed)
+    assert any(name.startswith("screenshots/") for name in listed)
+    for name, entry in listed.items():
+        data = (run_dir / name).read_bytes()
+        assert entry["size"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert "hello" in (run_dir / "transcript.jsonl").read_text()
+    assert _sandboxes(run_id) == []
+
+
+def test_a_run_whose_worker_is_killed_completes_exactly_once_on_another_worker(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    fleet.start_worker("doomed")
+    fleet.start_beat()
+    (run_id,) = _enqueue(fleet, write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="k", sleep_s=8)))
+    fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
+
+    fleet.kill("doomed")
+    fleet.start_worker("rescuer")
+    record = fleet.wait_state(run_id, {"succeeded", "failed"}, timeout_s=180)
+
+    assert record.state == "succeeded"
+    assert record.attempt == 2
+    assert (_run_dir(fleet, run_id, 1) / "transcript.jsonl").exists()  # the dead attempt's artifacts stay
+    assert (_run_dir(fleet, run_id, 2) / "result.json").exists()
+    terminal = [e for e in fleet.records.events(run_id) if e.get("state") in {"succeeded", "failed"}]
+    assert len(terminal) == 1
+    fleet.wait_for(lambda: _sandboxes(run_id) == [], 60, "the dead attempt's container to be reaped")
+
+
+def test_a_redis_restart_during_a_batch_loses_no_run(fleet: Fleet, tmp_path: Path) -> None:
+    body = "tasks:\n" + "".join(
+        SLOW_SCRIPT.format(name=f"r{i}", sleep_s=2).split("tasks:\n", 1)[1] for i in range(4)
+    )
+    run_ids = _enqueue(fleet, write_tasks(tmp_path / "batch.yaml", body))
+    fleet.start_worker()
+    fleet.wait_for(lambda: any(fleet.records.get(r).state == "running" for r in run_ids), 90, "a run")
+
+    fleet.redis_server.restart()
+    records = [fleet.wait_state(r, {"succeeded", "failed", "cancelled"}, 240) for r in run_ids]
+
+    assert [r.state for r in records] == ["succeeded"] * 4
+
+
+def test_cancelling_a_running_run_stops_it_removes_its_container_and_keeps_its_artifacts(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    fleet.start_worker()
+    (run_id,) = _enqueue(fleet, write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="c", sleep_s=60)))
+    fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
+
+    done = fleet.cli("cancel", run_id)
+    record = fleet.wait_state(run_id, {"cancelled", "succeeded", "failed"}, timeout_s=60)
+
+    assert done.returncode == 0, done.stderr
+    assert record.state == "cancelled"
+    assert (_run_dir(fleet, run_id, 1) / "transcript.jsonl").exists()
+    fleet.wait_for(lambda: _sandboxes(run_id) == [], 30, "the container to go")
