@@ -47,6 +47,10 @@ class LeaseHeld(NightshiftError):
     """Another delivery of the same run attempt holds its lease."""
 
 
+# ModelAPIError.kind for a 2xx whose body is not a Messages API response (a proxy's error page,
+# a truncated body): transient, so retried like a 5xx.
+INVALID_RESPONSE = "invalid_response"
+
 RETRYABLE_HTTP_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
@@ -59,5 +63,29 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, anthropic.APIStatusError):
         return exc.status_code in RETRYABLE_HTTP_STATUSES or exc.status_code >= 500
     if isinstance(exc, ModelAPIError):
-        return exc.status in RETRYABLE_HTTP_STATUSES
+        return exc.status in RETRYABLE_HTTP_STATUSES or exc.kind == INVALID_RESPONSE
     return isinstance(exc, SandboxStartError | StoreError)
+
+
+_IMAGE_LIMIT_HINTS = ("image", "pixel")
+
+
+def is_image_rejection(exc: BaseException) -> bool:
+    """A 400 about image size or count: the loop repairs it (prune, downscale) and tries once more
+    instead of failing the run."""
+    import anthropic
+
+    if not isinstance(exc, anthropic.APIStatusError) or exc.status_code not in (400, 413):
+        return False
+    message = api_error_message(exc).lower()
+    return any(hint in message for hint in _IMAGE_LIMIT_HINTS)
+
+
+def api_error_message(exc: BaseException) -> str:
+    """The API's own error message (``error.message`` of the body), else the exception text."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return str(exc)
