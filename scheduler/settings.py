@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     api_max_retries: int = 6
     api_timeout_s: float = 600.0
-    default_model: str = "claude-sonnet-4-5"
+    default_model: str = "claude-sonnet-4-6"
     # Extra or overriding model configs / prices, merged over the built-in tables (JSON in env).
     model_configs: dict[str, dict[str, Any]] = {}
     model_prices: dict[str, dict[str, float]] = {}
@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     reaper_interval_s: float = 60.0
     log_level: str = "INFO"
     log_json: bool = False
+
+    # --- Scheduler side: enqueue limits, run events, HTTP API, S3 client, spool ----------------------
+    # (added with scheduler/records, enqueue, api and workers/store; existing fields above unchanged)
+    input_file_max_mb: float = Field(25, gt=0, description="per input file, stored in Redis")
+    input_run_max_mb: float = Field(50, gt=0, description="all input files of one run")
+    check_secrets: bool = Field(True, description="enqueue refuses tasks whose secrets are unset here")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8707
+    api_token: SecretStr | None = None  # when set, the HTTP API wants "Authorization: Bearer <token>"
+    api_max_body_kb: int = 1024
+    s3_connect_timeout_s: float = 5.0
+    s3_read_timeout_s: float = 30.0
+    s3_max_attempts: int = Field(3, ge=1, description="botocore attempts before the spool takes over")
+    spool_flush_interval_s: float = Field(15.0, gt=0, description="background upload of spooled objects")
 
 
 def load_settings(**overrides: Any) -> Settings:

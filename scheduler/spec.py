@@ -63,7 +63,7 @@ class TaskSpec(_Strict):
     system_prompt_suffix: str = ""
     max_tokens: int | None = Field(None, ge=1, le=128_000)
     thinking: Thinking | None = None
-    budgets: Budgets = Field(default_factory=Budgets)
+    budgets: Budgets = Field(default_factory=lambda: Budgets.model_validate({}))
     network: Literal["none", "internet"] = "none"
     image: str | None = None
     files: list[FileSpec] = Field(default_factory=list)

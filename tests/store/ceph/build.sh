@@ -1,23 +1,30 @@
 #!/bin/bash
-# Build the Ceph S3 test image: nightshift-base:bookworm (debootstrap minbase, made here when the
-# lead's sandbox_image/build.sh cannot) plus Debian's ceph-mon/ceph-osd/radosgw.
+# Build the Ceph S3 test image from Debian bookworm plus Debian's ceph-mon/ceph-osd/radosgw.
+# Base, first found: $BASE; a local debian:bookworm-slim; a local nightshift-base:bookworm
+# (the offline base sandbox_image/build.sh also makes); else nightshift-base:bookworm built here
+# with debootstrap (root). No registry needed.
 # Usage: tests/store/ceph/build.sh [TAG]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../../.." && pwd)
 TAG=${1:-nightshift-ceph-test:latest}
-BASE=nightshift-base:bookworm
+OFFLINE_BASE=${OFFLINE_BASE:-nightshift-base:bookworm}
 
-have_base() { docker image inspect "$BASE" >/dev/null 2>&1; }
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
-if ! have_base && [ -x "$ROOT/sandbox_image/build.sh" ]; then
-  "$ROOT/sandbox_image/build.sh" base || true
-fi
-if ! have_base; then
-  command -v debootstrap >/dev/null || { echo "debootstrap missing: apt-get install debootstrap" >&2; exit 1; }
-  ROOTFS=$(mktemp -d /tmp/ns-base-XXXXXX)
-  trap 'rm -rf "$ROOTFS"' EXIT
-  debootstrap --variant=minbase bookworm "$ROOTFS" http://deb.debian.org/debian
-  tar -C "$ROOTFS" -c . | docker import - "$BASE"
-fi
-DOCKER_BUILDKIT=0 docker build -q -t "$TAG" "$HERE"
+build_offline_base() {
+  command -v debootstrap >/dev/null || { echo "no base image and no debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+  local rootfs
+  rootfs=$(mktemp -d /tmp/ns-base-XXXXXX)
+  debootstrap --variant=minbase bookworm "$rootfs" http://deb.debian.org/debian >&2
+  tar -C "$rootfs" -c . | docker import - "$OFFLINE_BASE" >/dev/null
+  rm -rf "$rootfs"
+}
+
+pick_base() {
+  if [ -n "${BASE:-}" ]; then echo "$BASE"; return; fi
+  if have_image debian:bookworm-slim; then echo debian:bookworm-slim; return; fi
+  have_image "$OFFLINE_BASE" || build_offline_base
+  echo "$OFFLINE_BASE"
+}
+
+DOCKER_BUILDKIT=0 docker build -q --build-arg BASE="$(pick_base)" -t "$TAG" "$HERE"

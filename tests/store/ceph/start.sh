@@ -2,6 +2,7 @@
 # Start mon, one memstore OSD and radosgw; create the S3 user test/testsecret; then stay up.
 # Data lives in memory: `docker pause` keeps it, `docker stop` loses it.
 set -euo pipefail
+trap 'echo "nightshift-ceph: failed at line $LINENO" >&2' ERR
 FSID=$(uuidgen)
 mkdir -p /etc/ceph /var/lib/ceph/mon/ceph-a /var/lib/ceph/osd/ceph-0 /var/log/ceph /var/run/ceph
 cat > /etc/ceph/ceph.conf <<CONF
@@ -41,6 +42,10 @@ ceph-osd -i 0 --setuser ceph --setgroup ceph
 ceph osd crush add osd.0 1.0 host=localhost root=default >/dev/null 2>&1 || true
 radosgw -n client.rgw.a --setuser ceph --setgroup ceph
 for _ in $(seq 1 120); do curl -s -o /dev/null http://127.0.0.1:7480/ && break; sleep 0.5; done
-radosgw-admin user create --uid=test --display-name=test --access-key=test --secret=testsecret >/dev/null
+for attempt in 1 2 3 4 5; do
+  radosgw-admin user create --uid=test --display-name=test --access-key=test --secret=testsecret >/dev/null && break
+  [ "$attempt" = 5 ] && exit 1
+  sleep 1
+done
 echo "nightshift-ceph: ready"
 exec sleep infinity

@@ -1,0 +1,181 @@
+"""A small HTTP enqueue API (stdlib ``ThreadingHTTPServer``: a handful of JSON routes need no
+framework, and the scheduler stays free of extra dependencies).
+
+    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids": [...]}
+    GET  /runs?state=S&limit=N                                  -> 200 {"runs": [...]}
+    GET  /runs/<id>                                             -> 200 the run record
+    POST /runs/<id>/cancel                                      -> 200 {"outcome": ...}
+    GET  /healthz                                               -> 200 {"ok": true} (no auth)
+
+With ``NIGHTSHIFT_API_TOKEN`` set, every route but /healthz wants ``Authorization: Bearer <token>``.
+Task files sent over HTTP may not name input ``files`` (the server must not read its own disk on a
+caller's behalf); enqueue those with the CLI. Invalid input answers 400 with every problem.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+from celery import Celery
+from redis import Redis, RedisError
+
+from scheduler import records
+from scheduler.enqueue import EnqueueError, enqueue
+from scheduler.settings import Settings
+from scheduler.taskfile import Checks, load_text
+from scheduler.yamlfile import InvalidFile
+
+log = structlog.get_logger("nightshift.api")
+_RUN = re.compile(r"^/runs/([A-Za-z0-9_.-]+)$")
+_CANCEL = re.compile(r"^/runs/([A-Za-z0-9_.-]+)/cancel$")
+
+
+class ApiError(Exception):
+    def __init__(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        super().__init__(status.phrase)
+        self.status = status
+        self.body = body
+
+
+class NightshiftServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], settings: Settings, redis: Redis, celery: Celery) -> None:
+        super().__init__(address, Handler)
+        self.settings = settings
+        self.redis = redis
+        self.celery = celery
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: NightshiftServer
+
+    def do_GET(self) -> None:
+        self._answer(self._get)
+
+    def do_POST(self) -> None:
+        self._answer(self._post)
+
+    def _get(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
+        if match := _RUN.match(path):
+            return HTTPStatus.OK, records.get(self.server.redis, match[1]).as_dict()
+        if path == "/runs":
+            query = parse_qs(urlsplit(self.path).query)
+            state = query.get("state", [None])[0]
+            limit = int(query.get("limit", ["50"])[0])
+            found = records.list_runs(self.server.redis, state=state, limit=min(limit, 1000))
+            return HTTPStatus.OK, {"runs": [r.as_dict() for r in found]}
+        raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route GET {path}"})
+
+    def _post(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
+        if path == "/runs":
+            return HTTPStatus.CREATED, {"run_ids": self._enqueue(self._body())}
+        if match := _CANCEL.match(path):
+            return HTTPStatus.OK, {"outcome": records.cancel(self.server.redis, match[1])}
+        raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"})
+
+    def _enqueue(self, text: str) -> list[str]:
+        settings = self.server.settings
+        checks = Checks(settings, check_secrets=settings.check_secrets, allow_files=False)
+        tasks = load_text(text, "request body", None, checks)
+        return enqueue(tasks, self.server.redis, self.server.celery, settings, source="api")
+
+    def _body(self) -> str:
+        size = int(self.headers.get("Content-Length") or 0)
+        if size > self.server.settings.api_max_body_kb * 1024:
+            raise ApiError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "request body too large"})
+        try:
+            return self.rfile.read(size).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiError(HTTPStatus.BAD_REQUEST, {"error": "body is not UTF-8"}) from exc
+
+    def _authorized(self, path: str) -> bool:
+        token = self.server.settings.api_token
+        if token is None or path == "/healthz":
+            return True
+        given = self.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode())
+
+    def _answer(self, route: Any) -> None:
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        try:
+            status, body = self._route(route, path)
+        except ApiError as exc:
+            status, body = exc.status, exc.body
+        self._send(status, body)
+
+    def _route(self, route: Any, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
+        if not self._authorized(path):
+            raise ApiError(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
+        if path == "/healthz":
+            return HTTPStatus.OK, {"ok": True}
+        try:
+            result: tuple[HTTPStatus, dict[str, Any]] = route(path)
+            return result
+        except InvalidFile as exc:
+            problems = [p.as_dict() for p in exc.problems]
+            raise ApiError(HTTPStatus.BAD_REQUEST, {"error": "invalid task", "problems": problems}) from exc
+        except records.RunNotFound as exc:
+            raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no run with id {exc}"}) from exc
+        except ValueError as exc:
+            raise ApiError(HTTPStatus.BAD_REQUEST, {"error": str(exc)}) from exc
+        except (EnqueueError, RedisError) as exc:
+            log.error("api.backend_error", error=str(exc))
+            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}) from exc
+
+    def _send(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        payload = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("api.request", client=self.client_address[0], line=format % args)
+
+
+def make_server(
+    settings: Settings, redis: Redis, celery: Celery, host: str | None = None, port: int | None = None
+) -> NightshiftServer:
+    address = (host or settings.api_host, settings.api_port if port is None else port)
+    return NightshiftServer(address, settings, redis, celery)
+
+
+def serve(
+    settings: Settings, redis: Redis, celery: Celery, host: str | None = None, port: int | None = None
+) -> None:
+    server = make_server(settings, redis, celery, host, port)
+    log.info("api.listening", url=server.url, auth=settings.api_token is not None)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def main() -> None:
+    """``python -m scheduler.api`` (the Procfile's api process): settings from NIGHTSHIFT_*."""
+    import redis as redis_lib
+
+    from scheduler import broker, logs
+    from scheduler.settings import load_settings
+
+    settings = load_settings()
+    logs.configure(settings)
+    serve(settings, redis_lib.Redis.from_url(settings.redis_url), broker.make_celery(settings))
+
+
+if __name__ == "__main__":
+    main()

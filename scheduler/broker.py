@@ -1,0 +1,51 @@
+"""The broker contract the scheduler (producer) and the workers (consumer) share.
+
+Both sides must build their Celery app with the same transport options (workers/app.py sets the
+same priority steps): kombu's Redis transport routes a message to a per-priority list chosen from
+``priority_steps`` on the producer side, and the consumer polls the same lists. Redis serves lower
+numbers first (0 = most urgent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from scheduler.settings import Settings
+
+RUN_TASK = "nightshift.run"
+FIRE_SCHEDULE_TASK = "nightshift.fire_schedule"
+PRIORITY_STEPS = list(range(10))
+QUEUE_SEP = "\x06\x16"  # kombu's default separator between a queue name and its priority step
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    return {
+        # Above the longest hard time limit, so a healthy long run is never delivered twice.
+        "visibility_timeout": settings.visibility_timeout_s,
+        "priority_steps": PRIORITY_STEPS,
+        "queue_order_strategy": "priority",
+    }
+
+
+def make_celery(settings: Settings, name: str = "nightshift-scheduler") -> Celery:
+    """A producer-only Celery app: it sends tasks by name and never imports ``workers``."""
+    app = Celery(name, broker=settings.redis_url, set_as_current=False)
+    app.conf.broker_transport_options = transport_options(settings)
+    app.conf.task_default_queue = settings.queue_name
+    app.conf.broker_connection_retry_on_startup = True
+    return app
+
+
+def queue_keys(settings: Settings) -> list[str]:
+    """The Redis lists holding the queue's pending messages (one per priority step)."""
+    name = settings.queue_name
+    return [name if step == 0 else f"{name}{QUEUE_SEP}{step}" for step in PRIORITY_STEPS]
+
+
+def queue_depth(redis: Any, settings: Settings) -> int:
+    with redis.pipeline(transaction=False) as pipe:
+        for key in queue_keys(settings):
+            pipe.llen(key)
+        return int(sum(pipe.execute()))

@@ -1,0 +1,223 @@
+"""The ``nightshift`` command: enqueue, run --wait, status, list, show, cancel, validate, api.
+
+Safe for system cron: it never needs a TTY, prints results on stdout and problems on stderr, and
+exits non-zero on any error. Settings come from NIGHTSHIFT_* variables; clients are built once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import redis as redis_lib
+from celery import Celery
+
+from scheduler import broker, logs, present, records
+from scheduler.enqueue import EnqueueError, enqueue
+from scheduler.follow import follow
+from scheduler.settings import Settings, load_settings
+from scheduler.taskfile import Checks, LoadedTask, load_files
+from scheduler.yamlfile import InvalidFile
+
+OK, FAILED = 0, 1
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    @cached_property
+    def redis(self) -> redis_lib.Redis:
+        return redis_lib.Redis.from_url(self.settings.redis_url)
+
+    @cached_property
+    def celery(self) -> Celery:
+        return broker.make_celery(self.settings)
+
+
+def out(line: str) -> None:
+    print(line, flush=True)
+
+
+def err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class NoTasks(Exception):
+    """Every task was filtered out (``--agent``)."""
+
+
+def _load(args: argparse.Namespace, ctx: Context) -> list[LoadedTask]:
+    """Every task of every file validated; then only those of ``--agent``, when given."""
+    check = ctx.settings.check_secrets and not args.no_check_secrets
+    tasks = load_files(args.files, Checks(ctx.settings, check_secrets=check))
+    if args.agent is None:
+        return tasks
+    chosen = [t for t in tasks if t.spec.agent == args.agent]
+    if len(chosen) < len(tasks):
+        err(f"--agent {args.agent}: skipping {len(tasks) - len(chosen)} other task(s)")
+    if not chosen:
+        raise NoTasks(f"no task with agent: {args.agent}")
+    return chosen
+
+
+def cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
+    tasks = _load(args, ctx)
+    out(f"ok: {len(tasks)} task(s) in {len(args.files)} file(s)")
+    return OK
+
+
+def cmd_enqueue(args: argparse.Namespace, ctx: Context) -> int:
+    for run_id in _enqueue(args, ctx):
+        out(run_id)
+    return OK
+
+
+def _enqueue(args: argparse.Namespace, ctx: Context) -> list[str]:
+    tasks = _load(args, ctx)  # every file validated before anything is recorded or sent
+    return enqueue(tasks, ctx.redis, ctx.celery, ctx.settings)
+
+
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    run_ids = _enqueue(args, ctx)
+    for run_id in run_ids:
+        out(f"enqueued {run_id}")
+    if not args.wait:
+        return OK
+    final = follow(ctx.redis, run_ids, out, timeout_s=args.timeout)
+    for record in final:
+        out(present.outcome_line(record))
+    unfinished = [r.run_id for r in final if not r.terminal]
+    if unfinished:
+        err(f"timed out waiting for: {' '.join(unfinished)}")
+    return OK if all(r.state == "succeeded" for r in final) else FAILED
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
+    if args.run:
+        out(present.status_line(records.get(ctx.redis, args.run)))
+        return OK
+    out(present.counts(records.count_by_state(ctx.redis), broker.queue_depth(ctx.redis, ctx.settings)))
+    return OK
+
+
+def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
+    found = records.list_runs(ctx.redis, state=args.state, limit=args.limit)
+    if args.json:
+        out(json.dumps([r.as_dict() for r in found], default=str))
+    else:
+        out(present.table(found))
+    return OK
+
+
+def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
+    record = records.get(ctx.redis, args.run)
+    out(json.dumps(record.as_dict(), indent=2, default=str) if args.json else present.details(record))
+    return OK
+
+
+def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
+    outcome = records.cancel(ctx.redis, args.run, reason=args.reason)
+    messages = {
+        "cancelled": f"{args.run}: cancelled (it had not started)",
+        "requested": f"{args.run}: cancel requested; its worker stops the sandbox and records it",
+        "finished": f"{args.run}: already finished ({records.get(ctx.redis, args.run).state})",
+    }
+    out(messages[outcome])
+    return OK
+
+
+def cmd_api(args: argparse.Namespace, ctx: Context) -> int:
+    from scheduler.api import serve  # only this command needs the HTTP server
+
+    serve(ctx.settings, ctx.redis, ctx.celery, host=args.host, port=args.port)
+    return OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nightshift",
+        description="Enqueue and follow batches of Claude computer-use runs.",
+        epilog="Settings come from NIGHTSHIFT_* environment variables (e.g. NIGHTSHIFT_REDIS_URL).",
+    )
+    parser.add_argument("--redis-url", help="overrides NIGHTSHIFT_REDIS_URL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add(sub, "validate", cmd_validate, "check task files; enqueue nothing", files=True)
+    _add(sub, "enqueue", cmd_enqueue, "enqueue task files; print one run id per line", files=True)
+    run = _add(sub, "run", cmd_run, "enqueue, then follow the runs with --wait", files=True)
+    run.add_argument("--wait", action="store_true", help="follow progress; exit 0 only if all succeeded")
+    run.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    status = _add(sub, "status", cmd_status, "one run's state, or counts of all runs")
+    status.add_argument("run", nargs="?")
+    listing = _add(sub, "list", cmd_list, "runs, newest first")
+    listing.add_argument("--state", choices=records.STATES)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    show = _add(sub, "show", cmd_show, "result, stop reason, usage, cost and artifacts of a run")
+    show.add_argument("run")
+    show.add_argument("--json", action="store_true")
+    cancel = _add(sub, "cancel", cmd_cancel, "cancel a queued or running run")
+    cancel.add_argument("run")
+    cancel.add_argument("--reason", default="cancelled by user")
+    api = _add(sub, "api", cmd_api, "serve the HTTP enqueue API")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    return parser
+
+
+def _add(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Callable[[argparse.Namespace, Context], int],
+    help_text: str,
+    files: bool = False,
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    if files:
+        parser.add_argument("files", nargs="+", metavar="FILE")
+        parser.add_argument(
+            "--agent", choices=("script", "claude"), help="only the tasks of this agent (all are validated)"
+        )
+        parser.add_argument(
+            "--no-check-secrets",
+            action="store_true",
+            help="do not require the tasks' secrets here (the workers' environment has them)",
+        )
+    return parser
+
+
+def _redacted(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {"redis_url": args.redis_url} if args.redis_url else {}
+    settings = load_settings(**overrides)
+    logs.configure(settings)
+    ctx = Context(settings)
+    try:
+        return int(args.handler(args, ctx))
+    except InvalidFile as exc:
+        err(f"{exc}\nnothing was enqueued")
+    except records.RunNotFound as exc:
+        err(f"no run with id {exc}")
+    except NoTasks as exc:
+        err(f"{exc}; nothing was enqueued")
+    except EnqueueError as exc:
+        err(f"{exc}; run {exc.failed} recorded as failed; enqueued before it: {' '.join(exc.run_ids) or '-'}")
+    except redis_lib.RedisError as exc:
+        err(f"Redis at {_redacted(settings.redis_url)}: {exc}")
+    except KeyboardInterrupt:
+        err("interrupted (runs keep going; see nightshift status)")
+    return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Enqueue validated tasks: record each run ``queued`` first, then send the Celery task by name.
+A send that fails marks its record ``failed`` with the reason, so nothing is silently lost."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import structlog
+from celery import Celery
+from redis import Redis
+
+from scheduler import inputs, records
+from scheduler.broker import RUN_TASK
+from scheduler.settings import Settings
+from scheduler.spec import TaskSpec
+from scheduler.taskfile import LoadedTask
+
+log = structlog.get_logger("nightshift.enqueue")
+
+
+class EnqueueError(RuntimeError):
+    """Sending a run to the broker failed; ``run_ids`` were enqueued before it, ``failed`` is the
+    run recorded as failed."""
+
+    def __init__(self, message: str, run_ids: list[str], failed: str) -> None:
+        super().__init__(message)
+        self.run_ids = run_ids
+        self.failed = failed
+
+
+def new_run_id(now: float | None = None) -> str:
+    """Sortable and unique: UTC time to the millisecond, then 40 random bits.
+    e.g. ``20251121T004900123-9f3a2b1c7d``."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+    return f"{moment:%Y%m%dT%H%M%S}{moment.microsecond // 1000:03d}-{secrets.token_hex(5)}"
+
+
+def enqueue(
+    tasks: Iterable[LoadedTask | TaskSpec],
+    redis: Redis,
+    celery_app: Celery,
+    settings: Settings,
+    *,
+    source: str | None = None,
+) -> list[str]:
+    """Enqueue already-validated tasks (see ``taskfile.load_files``); returns their run ids.
+    A bare ``TaskSpec`` carries no input files."""
+    run_ids: list[str] = []
+    limits = inputs.Limits.from_settings(settings)
+    for task in tasks:
+        loaded = task if isinstance(task, LoadedTask) else LoadedTask(task)
+        run_id = new_run_id()
+        records.create(
+            redis, run_id, loaded.spec, files=loaded.inputs, limits=limits, source=source or loaded.source
+        )
+        _send(run_id, loaded.spec, redis, celery_app, settings, run_ids)
+        run_ids.append(run_id)
+    return run_ids
+
+
+def _send(
+    run_id: str, spec: TaskSpec, redis: Redis, celery_app: Celery, settings: Settings, done: list[str]
+) -> None:
+    try:
+        celery_app.send_task(RUN_TASK, args=[run_id], queue=settings.queue_name, priority=spec.priority)
+    except Exception as exc:
+        reason = f"could not send to the broker: {exc}"
+        records.transition(redis, run_id, "failed", None, stop_reason="enqueue_failed", error=reason)
+        log.error("run.enqueue_failed", run_id=run_id, error=str(exc))
+        raise EnqueueError(reason, list(done), run_id) from exc
+    log.info("run.enqueued", run_id=run_id, name=spec.name, priority=spec.priority)

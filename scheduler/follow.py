@@ -1,0 +1,43 @@
+"""Follow runs until each is finished: print every event as it arrives (blocking XREAD), then
+drain a run's stream once more after it turns terminal so its last lines are never lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from redis import Redis
+
+from scheduler import events, records
+from scheduler.present import event_line
+from scheduler.records import RunRecord
+
+
+def follow(
+    redis: Redis,
+    run_ids: Sequence[str],
+    emit: Callable[[str], None],
+    *,
+    timeout_s: float | None = None,
+    block_ms: int = 1000,
+) -> list[RunRecord]:
+    """Block until every run is terminal (or ``timeout_s`` passed); returns the latest records in
+    the order of ``run_ids``."""
+    names = {run_id: records.get(redis, run_id).name for run_id in run_ids}
+    cursors = {run_id: "0" for run_id in run_ids}
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while cursors and (deadline is None or time.monotonic() < deadline):
+        _print(events.follow(redis, cursors, block_ms=block_ms), cursors, names, emit)
+        for run_id in list(cursors):
+            if records.get(redis, run_id).terminal:
+                _print(events.read(redis, run_id, cursors[run_id]), cursors, names, emit)
+                del cursors[run_id]
+    return [records.get(redis, run_id) for run_id in run_ids]
+
+
+def _print(
+    found: list[events.Event], cursors: dict[str, str], names: dict[str, str], emit: Callable[[str], None]
+) -> None:
+    for event in found:
+        cursors[event.run_id] = event.id
+        emit(event_line(names[event.run_id], event))
