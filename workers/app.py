@@ -51,7 +51,7 @@ def create_app(settings: Settings) -> Celery:
 
     app = Celery("nightshift")
     app.conf.update(celery_config(settings))
-    app.nightshift_settings = settings  # type: ignore[attr-defined]
+    app.nightshift_settings = settings
     register_tasks(app)
     _start_reaper_with_worker(settings)
     return app

@@ -7,6 +7,7 @@ the worker dies the lease expires and the reaper re-sends the run as a new attem
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 
@@ -58,10 +59,8 @@ class Lease:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
-        try:
+        with contextlib.suppress(redis.RedisError):  # it expires by itself
             self.client.eval(_RELEASE, 1, self.key, self.token)
-        except redis.RedisError:
-            pass  # it expires by itself
 
 
 def lease_held(client: redis.Redis, run_id: str) -> bool:

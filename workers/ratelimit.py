@@ -78,7 +78,7 @@ class RateLimiter:
         if self.limits.unlimited:
             return
         minute, _ = self._window()
-        req, inp, out = self._keys(minute)
+        _, inp, out = self._keys(minute)
         pipe = self.client.pipeline()
         pipe.incrby(inp, input_tokens)
         pipe.incrby(out, output_tokens)

@@ -23,6 +23,9 @@ from workers.lease import lease_held
 from workers.runtime import Runtime
 
 RUN_LABEL = "nightshift.run_id"
+# Containers carry the fleet (queue) they belong to: a reaper only ever touches its own fleet's
+# sandboxes, never those of another fleet (or a test) sharing the Docker engine.
+FLEET_LABEL = "nightshift.fleet"
 log = structlog.get_logger("nightshift.reaper")
 
 
@@ -43,10 +46,13 @@ def _why_remove(container: Any, records: Records, redis_client: Any, now: float)
     return None
 
 
-def reap_containers(docker_client: docker.DockerClient, records: Records, redis_client: Any) -> int:
+def reap_containers(
+    docker_client: docker.DockerClient, records: Records, redis_client: Any, fleet: str
+) -> int:
     removed = 0
     now = time.time()
-    for container in docker_client.containers.list(all=True, filters={"label": RUN_LABEL}):
+    mine = {"label": [RUN_LABEL, f"{FLEET_LABEL}={fleet}"]}
+    for container in docker_client.containers.list(all=True, filters=mine):
         reason = _why_remove(container, records, redis_client, now)
         if reason is None:
             continue
@@ -74,7 +80,7 @@ def resume_orphans(records: Records, redis_client: Any, app: Any, queue: str) ->
 
 def reap_once(rt: Runtime, app: Any) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings.queue_name)
-    removed = reap_containers(rt.docker, rt.records, rt.redis)
+    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
     return {"resumed": resumed, "removed": removed}
 
 
@@ -95,7 +101,7 @@ class ContainerReaper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                reap_containers(self.rt.docker, self.rt.records, self.rt.redis)
+                reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
             self._stop.wait(self.interval_s)

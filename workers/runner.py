@@ -23,6 +23,7 @@ from workers.lease import Lease
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.ratelimit import Limits, RateLimiter, RateLimitHook
+from workers.reaper import FLEET_LABEL
 from workers.runtime import Runtime
 from workers.sandbox import Sandbox
 from workers.script import run_script
@@ -105,6 +106,7 @@ class Attempt:
             "nightshift.attempt": str(self.attempt),
             "nightshift.deadline": str(deadline),
             "nightshift.worker": self.rt.hostname,
+            FLEET_LABEL: self.rt.settings.queue_name,
         }
         sandbox = self.rt.launcher.start(
             run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
@@ -145,10 +147,11 @@ class Attempt:
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
         from workers.loop import run_session
+        from workers.model_client import model_config_for
 
-        config = resolve_model(self._model(), self.rt.settings.model_configs)
+        config = model_config_for(self._model(), self.rt.settings)
         return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=config,
-                           run_id=self.run_id)
+                           settings=self.rt.settings, run_id=self.run_id)
 
     def _finish(self, outcome: RunResult) -> None:
         if outcome.state != "cancelled" and self.rt.records.cancel_requested(self.run_id):
@@ -157,7 +160,8 @@ class Attempt:
         summary = outcome.to_dict() | {"run_id": self.run_id, "attempt": self.attempt,
                                        "wall_s": round(time.monotonic() - self.started, 3)}
         self.artifacts.finalize(summary)
-        self.rt.records.transition(self.run_id, outcome.state, attempt=self.attempt, **_record_fields(outcome))
+        fields = _record_fields(outcome)
+        self.rt.records.transition(self.run_id, outcome.state, attempt=self.attempt, **fields)
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd)
 

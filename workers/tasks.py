@@ -10,7 +10,7 @@ from celery import Celery, Task
 from workers.runtime import Runtime
 
 
-class RuntimeTask(Task):  # type: ignore[misc]
+class RuntimeTask(Task):
     """Builds the process's clients on first use (after the prefork pool forked, never at import)."""
 
     @cached_property

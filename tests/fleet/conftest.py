@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,7 +36,8 @@ class Fleet:
             "NIGHTSHIFT_QUEUE_NAME": self.queue,
             "NIGHTSHIFT_ARTIFACTS_DIR": str(tmp / "artifacts"),
             "NIGHTSHIFT_SPOOL_DIR": str(tmp / "spool"),
-            "NIGHTSHIFT_SANDBOX_SOCKET_DIR": str(tmp / "sockets"),
+            # unix socket paths are limited to 108 bytes: keep this one short
+            "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsf-", dir="/tmp"),
             "NIGHTSHIFT_LEASE_TTL_S": "6",
             "NIGHTSHIFT_REAPER_INTERVAL_S": "2",
             "NIGHTSHIFT_WORKER_CONCURRENCY": "2",
@@ -64,10 +67,8 @@ class Fleet:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:

@@ -49,7 +49,7 @@ def test_the_example_batch_runs_its_script_task_and_writes_an_auditable_run(flee
     assert record.state == "succeeded"
     run_dir = _run_dir(fleet, run_id, 1)
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    listed = {entry["key"].rsplit(f"attempt-1/", 1)[-1]: entry for entry in manifest["objects"]}
+    listed = {entry["key"].rsplit("attempt-1/", 1)[-1]: entry for entry in manifest["objects"]}
     assert {"transcript.jsonl", "result.json"} <= set(listed)
     assert any(name.startswith("screenshots/") for name in listed)
     for name, entry in listed.items():

@@ -1,0 +1,138 @@
+"""Fleet benchmark (not a test): N script runs of 10 steps each through the real fleet on this
+machine — real redis-server, a real Celery worker with C concurrent sandboxes, real containers,
+the local artifact store. Prints wall time, runs/hour, enqueue -> first step latency (median,
+p95) and fleet overhead per step (step time minus the executor's own time).
+
+    .venv/bin/python bench/fleet.py [--runs 100] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scheduler import events, records  # noqa: E402
+
+STEPS = [
+    {"name": "computer", "input": {"action": "screenshot"}},
+    {"name": "computer", "input": {"action": "mouse_move", "coordinate": [300, 300]}},
+    {"name": "bash", "input": {"command": "echo hi"}},
+    {"name": "computer", "input": {"action": "left_click", "coordinate": [512, 384]}},
+    {"name": "str_replace_based_edit_tool",
+     "input": {"command": "create", "path": "/tmp/b.txt", "file_text": "one\ntwo\n"}},
+    {"name": "str_replace_based_edit_tool", "input": {"command": "view", "path": "/tmp/b.txt"}},
+    {"name": "computer", "input": {"action": "key", "text": "Escape"}},
+    {"name": "bash", "input": {"command": "cat /tmp/b.txt | wc -l"}},
+    {"name": "computer", "input": {"action": "cursor_position"}},
+    {"name": "computer", "input": {"action": "screenshot"}},
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _task_file(path: Path, runs: int) -> Path:
+    tasks = [{"name": f"bench-{i:03d}", "agent": "script", "budgets": {"max_steps": 20, "max_wall_s": 600},
+              "steps": STEPS} for i in range(runs)]
+    path.write_text(json.dumps({"tasks": tasks}))
+    return path
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _step_overheads(run_dir: Path) -> list[float]:
+    """Per step: time between consecutive step ends minus what the executor itself spent."""
+    lines = [json.loads(line) for line in (run_dir / "transcript.jsonl").read_text().splitlines()]
+    ends = [e for e in lines if e["event"] == "step_end"]
+    results = {e["step"]: e for e in lines if e["event"] == "tool_result"}
+    overheads = []
+    for prev, cur in itertools.pairwise(ends):
+        executor_ms = sum((results[cur["step"]].get("timings_ms") or {}).values())
+        overheads.append((cur["ts"] - prev["ts"]) * 1000 - executor_ms)
+    return overheads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ns-bench-fleet-"))
+    port = _free_port()
+    redis_proc = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--dir", str(tmp)],
+                                  stdout=subprocess.DEVNULL)
+    env = {**os.environ, "NIGHTSHIFT_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+           "NIGHTSHIFT_ARTIFACTS_DIR": str(tmp / "artifacts"), "NIGHTSHIFT_QUEUE_NAME": "bench",
+           "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsb-", dir="/tmp"), "NIGHTSHIFT_LOG_LEVEL": "WARNING",
+           "NIGHTSHIFT_WORKER_CONCURRENCY": str(args.concurrency)}
+    bin_dir = Path(sys.executable).parent
+    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.main", "worker", "-Q", "bench",
+                               "--without-gossip", "--without-mingle", "-O", "fair", "--loglevel", "WARNING"],
+                              cwd=ROOT, env=env, stdout=open(tmp / "worker.log", "wb"),  # noqa: SIM115
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        time.sleep(3)  # let the worker connect before the clock starts (bench only)
+        client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
+        began = time.time()
+        task_file = _task_file(tmp / "t.json", args.runs)
+        done = subprocess.run([str(bin_dir / "nightshift"), "enqueue", str(task_file)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        run_ids = done.stdout.split()
+        while True:
+            states = [records.get(client, r).state for r in run_ids]
+            if all(s in records.TERMINAL for s in states):
+                break
+            time.sleep(0.5)
+        wall_s = time.time() - began
+        _report(client, run_ids, states, wall_s, tmp / "artifacts", args)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        redis_proc.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _report(client: redis.Redis, run_ids: list[str], states: list[str], wall_s: float, artifacts: Path,
+            args: argparse.Namespace) -> None:
+    first_step: list[float] = []
+    overheads: list[float] = []
+    for run_id in run_ids:
+        record = records.get(client, run_id)
+        steps = [e for e in events.read(client, run_id) if e.type == "step"]
+        if steps:
+            first_step.append(float(steps[0].data["at"]) - record.created_at)
+        for run_dir in (artifacts / "runs" / run_id).glob("attempt-*"):
+            overheads += _step_overheads(run_dir)
+    ok = states.count("succeeded")
+    print(f"runs: {len(run_ids)} x {len(STEPS)} steps, concurrency {args.concurrency}; succeeded {ok}")
+    print(f"wall time: {wall_s:.1f} s; runs/hour: {len(run_ids) / wall_s * 3600:.0f}")
+    print(f"enqueue -> first step: median {statistics.median(first_step):.3f} s, "
+          f"p95 {_pct(first_step, 0.95):.3f} s")
+    print(f"fleet overhead per step: median {statistics.median(overheads):.1f} ms, "
+          f"p95 {_pct(overheads, 0.95):.1f} ms (n={len(overheads)})")
+
+
+if __name__ == "__main__":
+    main()
