@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ceph import CephS3, ceph  # noqa: F401 - the session-wide S3 server fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_IMAGE = os.environ.get("NIGHTSHIFT_SANDBOX_IMAGE", "nightshift-sandbox:latest")
 

@@ -63,15 +63,14 @@ class Attempt:
         self.run_id = record.run_id
         self.attempt = record.attempt + 1
         self.spec = TaskSpec.model_validate_json(record.spec_json)
-        self.prefix = f"{rt.settings.s3_prefix}/{self.run_id}/attempt-{self.attempt}"
-        self.artifacts = RunArtifacts(rt.store, self.prefix)
+        self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
         self.log = structlog.get_logger("nightshift.run").bind(run_id=self.run_id, attempt=self.attempt)
         self.started = time.monotonic()
 
     def run(self) -> dict[str, Any]:
         self.rt.records.transition(
             self.run_id, "starting", attempt=self.attempt, worker=self.rt.hostname,
-            artifact_url=self.rt.store.url(self.prefix),
+            artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
         outcome = self._outcome()
         self._finish(outcome)

@@ -7,9 +7,13 @@ import hashlib
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import ROOT
+from tests.ceph import CephS3
+from tests.conftest import ROOT, RedisServer
 from tests.fleet.conftest import Fleet, write_tasks
+from workers.artifacts import verify
+from workers.store import S3Store
 
 SLOW_SCRIPT = """
 tasks:
@@ -109,3 +113,42 @@ def test_cancelling_a_running_run_stops_it_removes_its_container_and_keeps_its_a
     assert record.state == "cancelled"
     assert (_run_dir(fleet, run_id, 1) / "transcript.jsonl").exists()
     fleet.wait_for(lambda: _sandboxes(run_id) == [], 30, "the container to go")
+
+
+def test_artifacts_written_while_s3_is_unreachable_all_arrive_when_it_returns(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str, ceph: CephS3
+) -> None:
+    bucket = ceph.store().bucket  # a fresh bucket on the real Ceph RGW
+    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_STORE="s3", NIGHTSHIFT_S3_BUCKET=bucket,
+                  NIGHTSHIFT_S3_ENDPOINT_URL=ceph.endpoint_url, NIGHTSHIFT_S3_ACCESS_KEY_ID=ceph.access_key,
+                  NIGHTSHIFT_S3_SECRET_ACCESS_KEY=ceph.secret_key, NIGHTSHIFT_S3_CONNECT_TIMEOUT_S="1",
+                  NIGHTSHIFT_S3_READ_TIMEOUT_S="2", NIGHTSHIFT_S3_MAX_ATTEMPTS="1",
+                  NIGHTSHIFT_SPOOL_FLUSH_INTERVAL_S="1")
+    try:
+        fleet.start_worker()
+        task_file = write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="s3", sleep_s=3))
+        (run_id,) = _enqueue(fleet, task_file)
+        fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
+
+        ceph.pause()
+        try:
+            record = fleet.wait_state(run_id, {"succeeded", "failed"}, timeout_s=180)
+        finally:
+            ceph.unpause()
+        store = ceph.store(bucket)
+        prefix = record.artifact_prefix
+
+        assert record.state == "succeeded"
+        manifest = fleet.wait_for(lambda: _complete_manifest(store, prefix), 120, "the spool to drain")
+        assert {"transcript.jsonl", "result.json"} <= {entry["name"] for entry in manifest["objects"]}
+        assert verify(store, prefix) == []
+    finally:
+        fleet.stop_all()
+
+
+def _complete_manifest(store: S3Store, prefix: str) -> dict[str, Any] | None:
+    try:
+        manifest: dict[str, Any] = json.loads(store.get(prefix + "manifest.json"))
+    except KeyError:
+        return None
+    return manifest if manifest.get("complete") else None

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from scheduler.settings import Settings
-from tests.store.conftest import CephS3
+from tests.ceph import CephS3
 from workers.artifacts import RunArtifacts, artifact_prefix, verify
 from workers.errors import StoreError
 from workers.spool import SpoolingStore

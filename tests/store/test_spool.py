@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import CephS3
+from tests.ceph import CephS3
 from workers.artifacts import RunArtifacts, verify
 from workers.errors import StoreError
 from workers.spool import SpoolingStore
