@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     max_wall_s_cap: int = 5400
     time_limit_grace_s: int = 120
     lease_ttl_s: int = 60
+    # Attempts for infrastructure failures that workers.errors.is_retryable deems transient
+    # (a sandbox that would not start, ...); tool and model failures are never retried this way.
+    max_attempts: int = Field(3, ge=1)
+    retry_delay_s: float = 10.0
 
     # --- Artifact store ----------------------------------------------------------------------------
     store: Literal["local", "s3"] = "local"

@@ -17,7 +17,7 @@ from scheduler.records import RunRecord
 from scheduler.spec import TaskSpec
 from workers.artifacts import RunArtifacts
 from workers.cancel import CancelWatcher
-from workers.errors import NightshiftError
+from workers.errors import NightshiftError, is_retryable
 from workers.hooks import HookChain, Hooks
 from workers.lease import Lease
 from workers.outcome import RunResult
@@ -36,6 +36,15 @@ class SetupFailed(NightshiftError):
 
 class MissingSecret(NightshiftError):
     """A secret the task names is not in the worker's environment."""
+
+
+class RetryRun(Exception):
+    """This attempt hit a transient infrastructure failure; run the task again as a new attempt."""
+
+    def __init__(self, cause: NightshiftError, countdown_s: float) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.countdown_s = countdown_s
 
 
 def execute_run(run_id: str, rt: Runtime) -> dict[str, Any]:
@@ -88,8 +97,19 @@ class Attempt:
         except SoftTimeLimitExceeded:
             return RunResult(state="failed", stop_reason="time limit", error="the run passed its time limit")
         except NightshiftError as exc:
+            self._retry_if_transient(exc)
             self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
             return RunResult(state="failed", stop_reason=type(exc).__name__, error=str(exc))
+
+    def _retry_if_transient(self, exc: NightshiftError) -> None:
+        settings = self.rt.settings
+        if not is_retryable(exc) or self.attempt >= settings.max_attempts:
+            return
+        self.log.warning("attempt failed, will retry", error=str(exc), kind=type(exc).__name__)
+        self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": "retrying",
+                                 "error": str(exc)})
+        self.rt.records.event(self.run_id, "retrying", attempt=self.attempt, error=str(exc))
+        raise RetryRun(exc, settings.retry_delay_s * self.attempt)
 
     def _secrets(self) -> dict[str, str]:
         missing = [name for name in self.spec.secrets if name not in os.environ]

@@ -16,7 +16,6 @@ SandboxStartError, SandboxGoneError, ToolTimeoutError. Tool mistakes are ToolOut
 from __future__ import annotations
 
 import contextlib
-
 import os
 import re
 import shutil
@@ -91,6 +90,7 @@ class Channel:
         self.path = path
         self.sock: socket.socket | None = None
         self._ids = 0
+        self.interrupted = False  # close() was called while a request may have been in flight
 
     def connect(self, timeout_s: float) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -107,6 +107,7 @@ class Channel:
         shutdown() interrupts a blocked recv, close() alone does not."""
         sock, self.sock = self.sock, None
         if sock is not None:
+            self.interrupted = True
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
@@ -115,6 +116,7 @@ class Channel:
         self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None
     ) -> tuple[dict[str, Any], bytes | None]:
         """Send one request and read its reply (and image frame). Raises OSError/ProtocolError."""
+        self.interrupted = False
         if self.sock is None:
             self.connect(timeout_s)
         assert self.sock is not None
@@ -237,6 +239,10 @@ class Sandbox:
                 f"sandbox {self.container_id[:12]}: no reply to {message.get('op')} within {timeout_s:.0f}s"
             ) from exc
         except (OSError, protocol.ProtocolError) as exc:
+            if self.channel.interrupted:  # closed on purpose (cancel/stop) while this call waited
+                raise SandboxGoneError(
+                    f"sandbox {self.container_id[:12]}: channel closed by the worker"
+                ) from exc
             self.channel.close()
             status = _settled_status(self.container)
             raise SandboxGoneError(

@@ -107,9 +107,10 @@ def test_cancelling_a_running_run_stops_it_removes_its_container_and_keeps_its_a
     fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
 
     done = fleet.cli("cancel", run_id)
-    record = fleet.wait_state(run_id, {"cancelled", "succeeded", "failed"}, timeout_s=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert fleet.records.cancel_requested(run_id), done.stdout
+    record = fleet.wait_state(run_id, {"cancelled", "succeeded", "failed"}, timeout_s=40)
 
-    assert done.returncode == 0, done.stderr
     assert record.state == "cancelled"
     assert (_run_dir(fleet, run_id, 1) / "transcript.jsonl").exists()
     fleet.wait_for(lambda: _sandboxes(run_id) == [], 30, "the container to go")
@@ -152,3 +153,25 @@ def _complete_manifest(store: S3Store, prefix: str) -> dict[str, Any] | None:
     except KeyError:
         return None
     return manifest if manifest.get("complete") else None
+
+
+def test_a_sandbox_that_cannot_start_is_retried_as_new_attempts_then_recorded_failed(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_MAX_ATTEMPTS="2", NIGHTSHIFT_RETRY_DELAY_S="0.5",
+                  NIGHTSHIFT_SANDBOX_IMAGE="nightshift-sandbox:no-such-tag")
+    try:
+        fleet.start_worker()
+        task_file = write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="r", sleep_s=0))
+        (run_id,) = _enqueue(fleet, task_file)
+        record = fleet.wait_state(run_id, {"succeeded", "failed"}, timeout_s=120)
+
+        assert record.state == "failed"
+        assert record.attempt == 2
+        assert record.stop_reason == "SandboxStartError"
+        assert "no-such-tag" in (record.error or "")
+        retrying = [e for e in fleet.records.events(run_id) if e.get("type") == "retrying"]
+        assert [e["attempt"] for e in retrying] == [1]
+        assert json.loads((_run_dir(fleet, run_id, 1) / "result.json").read_text())["state"] == "retrying"
+    finally:
+        fleet.stop_all()
