@@ -85,7 +85,8 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL)
     env = {**os.environ, "NIGHTSHIFT_REDIS_URL": f"redis://127.0.0.1:{port}/0",
            "NIGHTSHIFT_ARTIFACTS_DIR": str(tmp / "artifacts"), "NIGHTSHIFT_QUEUE_NAME": "bench",
-           "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsb-", dir="/tmp"), "NIGHTSHIFT_LOG_LEVEL": "WARNING",
+           "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsb-", dir="/tmp"),
+           "NIGHTSHIFT_LOG_LEVEL": "WARNING",
            "NIGHTSHIFT_WORKER_CONCURRENCY": str(args.concurrency)}
     bin_dir = Path(sys.executable).parent
     worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.main", "worker", "-Q", "bench",

@@ -167,14 +167,13 @@ def serve(
 
 def main() -> None:
     """``python -m scheduler.api`` (the Procfile's api process): settings from NIGHTSHIFT_*."""
-    import redis as redis_lib
 
     from scheduler import broker, logs
     from scheduler.settings import load_settings
 
     settings = load_settings()
     logs.configure(settings)
-    serve(settings, redis_lib.Redis.from_url(settings.redis_url), broker.make_celery(settings))
+    serve(settings, broker.connect_redis(settings), broker.make_celery(settings))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from celery import Celery
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from scheduler.settings import Settings
 
@@ -27,6 +30,18 @@ def transport_options(settings: Settings) -> dict[str, Any]:
         "priority_steps": PRIORITY_STEPS,
         "queue_order_strategy": "priority",
     }
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """The Redis client for run records, events, leases and limits. redis-py's own retry with
+    exponential backoff (~13 s in all) carries every call across a Redis restart, so a run in
+    flight does not die on a progress write while Redis comes back from its AOF."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=10),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        health_check_interval=30,
+    )
 
 
 def make_celery(settings: Settings, name: str = "nightshift-scheduler") -> Celery:

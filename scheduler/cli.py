@@ -33,7 +33,7 @@ class Context:
 
     @cached_property
     def redis(self) -> redis_lib.Redis:
-        return redis_lib.Redis.from_url(self.settings.redis_url)
+        return broker.connect_redis(self.settings)
 
     @cached_property
     def celery(self) -> Celery:

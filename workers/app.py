@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from scheduler.broker import transport_options
 from scheduler.cron import beat_schedule
 from scheduler.settings import Settings
 
@@ -28,13 +29,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # Results live in the run record, not in a Celery result backend.
         "task_ignore_result": True,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {
-            # Above the longest hard limit, so a healthy run is never redelivered while it runs.
-            # A run whose worker died is resumed sooner by the reaper (lease expired -> re-send).
-            "visibility_timeout": settings.visibility_timeout_s,
-            "queue_order_strategy": "priority",
-            "priority_steps": list(range(10)),
-        },
+        # The same transport options as the producer (scheduler/broker.py): the visibility
+        # timeout sits above the longest hard limit, so a healthy run is never redelivered while
+        # it runs; a run whose worker died is resumed sooner by the reaper (lease expired).
+        "broker_transport_options": transport_options(settings),
         "task_queue_max_priority": 9,
         "task_default_priority": 5,
         "worker_hijack_root_logger": False,

@@ -9,6 +9,7 @@ from typing import Any
 import docker
 import redis
 
+from scheduler.broker import connect_redis
 from scheduler.records import Records
 from scheduler.settings import Settings
 from workers.sandbox import SandboxLauncher
@@ -28,7 +29,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        client = redis.Redis.from_url(settings.redis_url)
+        client = connect_redis(settings)
         docker_client = docker.DockerClient(base_url=settings.docker_url) if settings.docker_url \
             else docker.from_env()
         return cls(

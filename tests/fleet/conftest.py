@@ -100,13 +100,16 @@ def fleet(redis_server: RedisServer, tmp_path: Path, sandbox_image: str) -> Iter
     fleet = Fleet(redis_server, tmp_path)
     yield fleet
     fleet.stop_all()
-    subprocess.run(["docker", "rm", "-f", *_containers_of(fleet)], capture_output=True)
+    leftovers = _containers_of(fleet)
+    if leftovers:
+        subprocess.run(["docker", "rm", "-f", *leftovers], capture_output=True)
 
 
 def _containers_of(fleet: Fleet) -> list[str]:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=nightshift.run_id"],
-                         capture_output=True, text=True).stdout.split()
-    return out
+    """Only this fleet's sandboxes: other tests may share the Docker engine."""
+    label = f"label=nightshift.fleet={fleet.queue}"
+    return subprocess.run(["docker", "ps", "-aq", "--filter", label],
+                          capture_output=True, text=True).stdout.split()
 
 
 def write_tasks(path: Path, body: str) -> Path:

@@ -91,6 +91,7 @@ def test_a_redis_restart_during_a_batch_loses_no_run(fleet: Fleet, tmp_path: Pat
     )
     run_ids = _enqueue(fleet, write_tasks(tmp_path / "batch.yaml", body))
     fleet.start_worker()
+    fleet.start_beat()  # as in production: the reaper resumes any run a Redis blip orphaned
     fleet.wait_for(lambda: any(fleet.records.get(r).state == "running" for r in run_ids), 90, "a run")
 
     fleet.redis_server.restart()
