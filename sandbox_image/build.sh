@@ -4,6 +4,7 @@
 #   sandbox_image/build.sh            build, or do nothing when the image matches the sources
 #   FORCE=1 sandbox_image/build.sh    rebuild even when up to date
 #   BASE=debian:bookworm-slim ...     pick the base image explicitly
+#   sandbox_image/build.sh base       (re)build only the offline base (OFFLINE_BASE names its tag)
 #
 # Base image, first found: $BASE; a local debian:bookworm-slim; a local nightshift-base:bookworm;
 # debian:bookworm-slim pulled from a registry; else one built offline with debootstrap (root).
@@ -13,7 +14,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 image="${NIGHTSHIFT_SANDBOX_IMAGE:-nightshift-sandbox:latest}"
 registry_base="debian:bookworm-slim"
-offline_base="nightshift-base:bookworm"
+offline_base="${OFFLINE_BASE:-nightshift-base:bookworm}"
 mss_version="${MSS_VERSION:-10.2.0}"
 wheels="$here/build/wheels"
 
@@ -41,8 +42,20 @@ build_offline_base() {
   dir="$(mktemp -d)"
   log "building $offline_base with debootstrap (about a minute)"
   debootstrap --variant=minbase bookworm "$dir" http://deb.debian.org/debian >&2
+  slim_rootfs "$dir"
   tar -C "$dir" -c . | docker import - "$offline_base" >/dev/null
   rm -rf "$dir"
+}
+
+# What debian:bookworm-slim leaves out too: package caches and lists, docs, man pages, translations.
+slim_rootfs() {
+  local dir="$1"
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/* \
+    "$dir"/usr/share/man/* "$dir"/usr/share/info/* "$dir"/var/log/*
+  find "$dir"/usr/share/doc -mindepth 1 -not -name copyright -not -type d -delete
+  find "$dir"/usr/share/locale -mindepth 1 -maxdepth 1 -not -name 'en*' -not -name locale.alias \
+    -exec rm -rf {} +
+  cp "$here/desktop/dpkg-nodoc.cfg" "$dir/etc/dpkg/dpkg.cfg.d/01-nodoc"
 }
 
 pick_base() {
@@ -66,6 +79,10 @@ source_hash() {
 }
 
 main() {
+  if [ "${1:-}" = "base" ]; then
+    build_offline_base
+    return
+  fi
   fetch_wheels
   local base base_id hash current
   base="$(pick_base)"

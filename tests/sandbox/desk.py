@@ -65,15 +65,17 @@ class Desk:
     def screenshot(self) -> Image.Image:
         return image_of(self.ok("screenshot"))
 
-    def still_screenshot(self, timeout_s: float = 10.0) -> Image.Image:
-        """A screenshot once two in a row are identical (the screen stopped changing)."""
+    def still_screenshot(self, quiet_s: float = 0.3, timeout_s: float = 10.0) -> Image.Image:
+        """A screenshot once the screen has not changed for ``quiet_s`` (polled, no sleeps)."""
         deadline = time.monotonic() + timeout_s
-        previous = self.screenshot()
-        while True:
+        stable, since = self.screenshot(), time.monotonic()
+        while time.monotonic() < deadline:
             current = self.screenshot()
-            if current.tobytes() == previous.tobytes() or time.monotonic() > deadline:
-                return current
-            previous = current
+            if current.tobytes() != stable.tobytes():
+                stable, since = current, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                break
+        return stable
 
     def pointer(self, version: str = "computer_20250124") -> str:
         return self.ok("cursor_position", version).text

@@ -1,0 +1,256 @@
+"""The executor's server: one unix socket, one connection at a time, framed JSON (protocol.py).
+
+Tool instances (computer, bash, editor) are created on first use and live as long as the process,
+so shell sessions and editor history persist across reconnects. Every failure becomes an error
+reply; the server only exits on ``shutdown`` (or a signal).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sandbox_image.executor import desktop, protocol
+from sandbox_image.executor.result import Tool, ToolError, ToolResult
+from sandbox_image.executor.scaling import api_size_for
+
+EXECUTOR_VERSION = "1"
+READY_QUIET_S = 0.3
+READY_SETTLE_CAP_S = 5.0
+# type prefix -> (module, class); imported lazily so the computer path never needs the others.
+TOOL_FAMILIES = {
+    "computer_": ("sandbox_image.executor.computer", "ComputerTool"),
+    "bash_": ("sandbox_image.executor.bash", "BashTool"),
+    "text_editor_": ("sandbox_image.executor.editor", "EditorTool"),
+}
+TOOL_TYPES = [
+    "computer_20241022",
+    "computer_20250124",
+    "computer_20251124",
+    "computer_toolset_20260801",
+    "bash_20241022",
+    "bash_20250124",
+    "text_editor_20241022",
+    "text_editor_20250124",
+    "text_editor_20250429",
+    "text_editor_20250728",
+]
+
+
+class Shutdown(Exception):
+    """The worker asked the executor to exit."""
+
+
+def _image_info(data: bytes, media_type: str | None) -> dict[str, Any]:
+    from PIL import Image  # the computer tool has imported it already
+
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return {"media_type": media_type or "image/png", "width": width, "height": height, "bytes": len(data)}
+
+
+class Reply:
+    """One reply frame, plus the raw image frame that follows it when there is an image."""
+
+    def __init__(self, request_id: Any, text: str = "", *, is_error: bool = False) -> None:
+        self.message: dict[str, Any] = {
+            "id": request_id,
+            "text": text,
+            "is_error": is_error,
+            "image": None,
+            "data": None,
+            "timings_ms": {},
+        }
+        self.image: bytes | None = None
+
+    @classmethod
+    def from_result(cls, request_id: Any, result: ToolResult) -> Reply:
+        reply = cls(request_id, result.text, is_error=result.is_error)
+        reply.message["timings_ms"] = result.timings_ms
+        if result.image is not None:
+            reply.image = result.image
+            reply.message["image"] = _image_info(result.image, result.media_type)
+        return reply
+
+
+class Executor:
+    """Answers requests; knows nothing about sockets."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, Tool] = {}
+        self.screen = desktop.screen_size_from_env()
+        self._creating = threading.Lock()
+
+    def tool_for(self, tool_type: str, tool_name: str) -> Tool:
+        for prefix, (module_name, class_name) in TOOL_FAMILIES.items():
+            if tool_type.startswith(prefix):
+                with self._creating:
+                    if prefix not in self.tools:
+                        module = importlib.import_module(module_name)
+                        self.tools[prefix] = getattr(module, class_name)()
+                return self.tools[prefix]
+        raise ToolError(f"Tool {tool_name} is invalid")
+
+    def warm_up(self) -> None:
+        """Import the computer tool and connect it to X while the worker is still connecting, so
+        the first screenshot costs one grab. Failures are left for the real call to report."""
+        try:
+            computer: Any = self.tool_for("computer_20250124", "computer")
+            computer.warm_up()
+        except Exception as exc:
+            print(f"executor: warm-up failed: {exc}", file=sys.stderr)
+
+    def call(self, request: dict[str, Any]) -> Reply:
+        tool = request.get("tool")
+        if not isinstance(tool, dict):
+            raise ToolError("request.tool must be an object with the tool's type and name")
+        tool_type, tool_name = str(tool.get("type", "")), str(tool.get("name", ""))
+        screenshot = request.get("screenshot")
+        if screenshot is not None and not isinstance(screenshot, bool):
+            raise ToolError("request.screenshot must be true, false or null")
+        tool_impl = self.tool_for(tool_type, tool_name)
+        result = tool_impl.call(tool_type, tool_name, request.get("input"), screenshot)
+        return Reply.from_result(request.get("id"), result)
+
+    def hello(self, request: dict[str, Any]) -> Reply:
+        reply = Reply(request.get("id"), "hello")
+        reply.message["data"] = {
+            "executor_version": EXECUTOR_VERSION,
+            "screen_size": list(self.screen),
+            "api_size": list(api_size_for(*self.screen)),
+            "display": desktop.display_name(),
+            "pid": os.getpid(),
+            "tool_types": TOOL_TYPES,
+        }
+        return reply
+
+    def wait_ready(self, request: dict[str, Any]) -> Reply:
+        timeout = request.get("timeout_s", 20)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 <= timeout <= 600:
+            raise ToolError("timeout_s must be a number of seconds between 0 and 600")
+        desktop.wait_for_x()
+        started = time.monotonic()
+        state = desktop.wait_ready(float(timeout))
+        if state["ready"]:
+            self._settle_screen(float(timeout) - (time.monotonic() - started))
+        text = "ready" if state["ready"] else f"desktop not ready after {timeout}s: {state}"
+        reply = Reply(request.get("id"), text, is_error=not state["ready"])
+        reply.message["data"] = state
+        return reply
+
+    def _settle_screen(self, budget_s: float) -> None:
+        """Let the freshly mapped panel finish drawing, so the first screenshot shows the desktop."""
+        computer: Any = self.tool_for("computer_20250124", "computer")
+        computer.capture.settle(quiet_s=READY_QUIET_S, cap_s=max(0.0, min(budget_s, READY_SETTLE_CAP_S)))
+
+    def put_file(self, request: dict[str, Any], payload: bytes) -> Reply:
+        path, mode = request.get("path"), request.get("mode", 0o644)
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ToolError(f"put_file: path must be absolute, got {path!r}")
+        if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o7777:
+            raise ToolError(f"put_file: mode must be an integer permission, got {mode!r}")
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(payload)
+            target.chmod(mode)
+        except OSError as exc:
+            raise ToolError(f"put_file: cannot write {path}: {exc.strerror or exc}") from exc
+        return Reply(request.get("id"), f"wrote {len(payload)} bytes to {path}")
+
+    def handle(self, request: dict[str, Any], payload: bytes | None) -> Reply:
+        op = request.get("op")
+        if op == "call":
+            return self.call(request)
+        if op == "hello":
+            return self.hello(request)
+        if op == "wait_ready":
+            return self.wait_ready(request)
+        if op == "put_file":
+            return self.put_file(request, payload or b"")
+        if op == "shutdown":
+            raise Shutdown
+        raise ToolError(f"unknown op: {op!r}")
+
+    def answer(self, request: dict[str, Any], payload: bytes | None) -> Reply:
+        """``handle`` with every failure turned into an error reply."""
+        started = time.perf_counter()
+        try:
+            reply = self.handle(request, payload)
+        except (Shutdown, KeyboardInterrupt):
+            raise
+        except ToolError as exc:
+            reply = Reply(request.get("id"), exc.message, is_error=True)
+        except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
+            reply = Reply(request.get("id"), f"executor error: {type(exc).__name__}: {exc}", is_error=True)
+        reply.message["timings_ms"]["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return reply
+
+
+class Server:
+    """Listens on the unix socket; serves one connection at a time and accepts reconnects."""
+
+    def __init__(self, path: str, executor: Executor) -> None:
+        self.path = path
+        self.executor = executor
+        self.listener = self._listen(path)
+
+    @staticmethod
+    def _listen(path: str) -> socket.socket:
+        Path(path).unlink(missing_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        os.chmod(path, 0o666)  # access is governed by the per-run directory on the host
+        listener.listen(4)
+        return listener
+
+    def serve_forever(self) -> None:
+        while True:
+            conn, _ = self.listener.accept()
+            with conn:
+                try:
+                    self.serve_connection(conn)
+                except Shutdown:
+                    return
+                except (protocol.ProtocolError, OSError) as exc:
+                    print(f"executor: connection dropped: {exc}", file=sys.stderr)
+
+    def serve_connection(self, conn: socket.socket) -> None:
+        while True:
+            try:
+                request = protocol.recv_json(conn)
+            except protocol.ProtocolError:
+                return  # the worker closed the channel (or sent garbage): wait for the next one
+            payload = protocol.recv_frame(conn) if request.get("op") == "put_file" else None
+            try:
+                reply = self.executor.answer(request, payload)
+            except Shutdown:
+                protocol.send_json(conn, Reply(request.get("id"), "bye").message)
+                raise
+            protocol.send_json(conn, reply.message)
+            if reply.image is not None:
+                protocol.send_frame(conn, reply.image)
+
+    def close(self) -> None:
+        self.listener.close()
+        Path(self.path).unlink(missing_ok=True)
+
+
+def main() -> None:
+    socket_dir = os.environ.get("NIGHTSHIFT_SOCKET_DIR", protocol.SOCKET_DIR_IN_SANDBOX)
+    executor = Executor()
+    server = Server(os.path.join(socket_dir, protocol.SOCKET_NAME), executor)
+    threading.Thread(target=executor.warm_up, name="warm-up", daemon=True).start()
+    try:
+        server.serve_forever()
+    finally:
+        server.close()
