@@ -129,7 +129,8 @@ def test_scroll_moves_the_terminal_history(desk: Desk, xterm: Callable[[str], Te
     scrolled = desk.still_screenshot()
     desk.ok("scroll", coordinate=term.centre, scroll_direction="down", scroll_amount=5)
     back = desk.still_screenshot()
-    box = (term.x, term.y, term.x + term.width, term.y + term.height)
+    # The history above the prompt row: the cursor's look there depends on focus timing.
+    box = (term.x, term.y, term.x + term.width, term.y + term.height - 40)
     assert scrolled.crop(box).tobytes() != before.crop(box).tobytes()
     assert back.crop(box).tobytes() == before.crop(box).tobytes()
 
