@@ -44,6 +44,21 @@ def connect_redis(settings: Settings) -> redis.Redis:
     )
 
 
+def time_limits(max_wall_s: float, settings: Settings) -> dict[str, float]:
+    """Celery's soft and hard time limits for one run, derived from its wall-clock budget. The
+    loop stops itself at ``max_wall_s``; the soft limit (+grace) interrupts a run stuck past it so
+    the worker still records the outcome and removes the container; the hard limit (+2x grace)
+    kills the pool process. ``workers/app.py`` checks the visibility timeout exceeds the longest."""
+    soft = min(max_wall_s, settings.max_wall_s_cap) + settings.time_limit_grace_s
+    return {"soft_time_limit": soft, "time_limit": soft + settings.time_limit_grace_s}
+
+
+def send_run(celery_app: Celery, settings: Settings, run_id: str, priority: int, max_wall_s: float) -> None:
+    """Send ``nightshift.run`` by name: the one place a run message is built."""
+    celery_app.send_task(RUN_TASK, args=[run_id], queue=settings.queue_name, priority=priority,
+                         **time_limits(max_wall_s, settings))
+
+
 def make_celery(settings: Settings, name: str = "nightshift-scheduler") -> Celery:
     """A producer-only Celery app: it sends tasks by name and never imports ``workers``."""
     app = Celery(name, broker=settings.redis_url, set_as_current=False)

@@ -12,8 +12,7 @@ import structlog
 from celery import Celery
 from redis import Redis
 
-from scheduler import inputs, records
-from scheduler.broker import RUN_TASK
+from scheduler import broker, inputs, records
 from scheduler.settings import Settings
 from scheduler.spec import TaskSpec
 from scheduler.taskfile import LoadedTask
@@ -65,7 +64,7 @@ def _send(
     run_id: str, spec: TaskSpec, redis: Redis, celery_app: Celery, settings: Settings, done: list[str]
 ) -> None:
     try:
-        celery_app.send_task(RUN_TASK, args=[run_id], queue=settings.queue_name, priority=spec.priority)
+        broker.send_run(celery_app, settings, run_id, spec.priority, spec.budgets.max_wall_s)
     except Exception as exc:
         reason = f"could not send to the broker: {exc}"
         records.transition(redis, run_id, "failed", None, stop_reason="enqueue_failed", error=reason)

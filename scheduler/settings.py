@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     api_max_retries: int = 6
     api_timeout_s: float = 600.0
     default_model: str = "claude-sonnet-4-6"
+    # text_editor_20250728's max_characters (truncation of `view`); None: the executor's default.
+    editor_max_characters: int | None = Field(None, ge=1)
     # Extra or overriding model configs / prices, merged over the built-in tables (JSON in env).
     model_configs: dict[str, dict[str, Any]] = {}
     model_prices: dict[str, dict[str, float]] = {}

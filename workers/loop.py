@@ -50,6 +50,7 @@ class LoopOptions:
     api_timeout_s: float = 600.0
     cache: CachePolicy = field(default_factory=CachePolicy)
     max_submit_nudges: int = 2
+    editor_max_characters: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> LoopOptions:
@@ -57,6 +58,7 @@ class LoopOptions:
             default_model=settings.default_model,
             backoff=Backoff(max_attempts=settings.api_max_retries + 1),
             api_timeout_s=settings.api_timeout_s,
+            editor_max_characters=settings.editor_max_characters,
         )
         return replace(options, **overrides)
 
@@ -118,7 +120,7 @@ class Session:
         self.group = tool_group(spec, config)
         contract = ResultContract(spec.output_schema) if spec.output_schema is not None else None
         api_size = sandbox.api_size
-        self.tools = ToolSpec(self.group, api_size, contract)
+        self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters)
         self.runner = ToolRunner(self.tools, sandbox, hooks, clock)
         self.started = clock.monotonic()
         deadline = self.started + spec.budgets.max_wall_s

@@ -18,7 +18,9 @@ import docker
 import structlog
 from docker.errors import APIError, NotFound
 
+from scheduler.broker import send_run
 from scheduler.records import Records
+from scheduler.settings import Settings
 from workers.lease import lease_held
 from workers.runtime import Runtime
 
@@ -66,12 +68,13 @@ def reap_containers(
     return removed
 
 
-def resume_orphans(records: Records, redis_client: Any, app: Any, queue: str) -> int:
+def resume_orphans(records: Records, redis_client: Any, app: Any, settings: Settings) -> int:
     resumed = 0
     for record in records.list(states=("starting", "running")):
         if lease_held(redis_client, record.run_id):
             continue
-        app.send_task("nightshift.run", args=[record.run_id], queue=queue, priority=record.priority)
+        max_wall_s = float(record.spec.get("budgets", {}).get("max_wall_s", settings.max_wall_s_cap))
+        send_run(app, settings, record.run_id, record.priority, max_wall_s)
         records.event(record.run_id, "resumed", reason="worker gone", attempt=record.attempt)
         log.warning("run resumed", run_id=record.run_id, attempt=record.attempt)
         resumed += 1
@@ -79,7 +82,7 @@ def resume_orphans(records: Records, redis_client: Any, app: Any, queue: str) ->
 
 
 def reap_once(rt: Runtime, app: Any) -> dict[str, int]:
-    resumed = resume_orphans(rt.records, rt.redis, app, rt.settings.queue_name)
+    resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
     removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
     return {"resumed": resumed, "removed": removed}
 

@@ -166,7 +166,7 @@ class Sandbox:
     def call(self, tool: dict[str, Any], tool_input: Any, *, screenshot: bool | None = None) -> ToolOutput:
         message: dict[str, Any] = {
             "op": "call",
-            "tool": {"type": tool.get("type"), "name": tool.get("name")},
+            "tool": dict(tool),  # the whole definition: the editor reads its max_characters
             "input": tool_input,
             "screenshot": screenshot,
         }

@@ -11,6 +11,7 @@ from workers.structured import ResultContract
 
 TOOLSET_NAME = "computer"
 ZOOM_COMPUTER = "computer_20251124"
+MAX_CHARACTERS_EDITOR = "text_editor_20250728"
 
 
 @dataclass(frozen=True)
@@ -18,11 +19,11 @@ class ToolSpec:
     group: ToolGroup
     api_size: tuple[int, int]
     contract: ResultContract | None = None
+    editor_max_characters: int | None = None
 
     def definitions(self) -> list[dict[str, Any]]:
         """The ``tools`` list: computer (or the toolset entry), bash, editor, then client tools."""
-        tools = [self._computer(), {"type": self.group.bash, "name": "bash"}]
-        tools.append({"type": self.group.editor, "name": self.group.editor_name})
+        tools = [self._computer(), {"type": self.group.bash, "name": "bash"}, self._editor()]
         if self.contract is not None:
             tools.extend(self.contract.tool_definitions())
         return tools
@@ -44,6 +45,14 @@ class ToolSpec:
             tool["enable_zoom"] = True
         return tool
 
+    def _editor(self) -> dict[str, Any]:
+        """The editor definition; the same dict goes to the sandbox, so the executor honours
+        ``max_characters`` exactly as advertised to the model."""
+        tool: dict[str, Any] = {"type": self.group.editor, "name": self.group.editor_name}
+        if self.editor_max_characters and self.group.editor == MAX_CHARACTERS_EDITOR:
+            tool["max_characters"] = self.editor_max_characters
+        return tool
+
     def route(self, block: dict[str, Any]) -> dict[str, Any] | None:
         """The ``tool`` argument for ``ToolExecutor.call``; None for a name this group lacks."""
         name = block.get("name")
@@ -54,7 +63,7 @@ class ToolSpec:
         if name == "bash":
             return {"type": self.group.bash, "name": "bash"}
         if name == self.group.editor_name:
-            return {"type": self.group.editor, "name": self.group.editor_name}
+            return self._editor()
         return None
 
 

@@ -4,6 +4,7 @@ other exception too, so the executor never dies on bad input."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +29,22 @@ class ToolResult:
 class Tool(Protocol):
     """A tool family (computer, bash or editor) serving every version of itself."""
 
-    def call(self, tool_type: str, tool_name: str, tool_input: Any, screenshot: bool | None) -> ToolResult:
+    def call(
+        self, tool_type: str, tool_name: str, tool_input: Any, screenshot: bool | None
+    ) -> ToolResult:
         """Run one call of the definition ``tool_type``/``tool_name``; raise ToolError on bad input."""
         ...
+
+
+class ConfigurableTool(Tool, Protocol):
+    """A tool that also reads parameters of its definition (the editor's ``max_characters``)."""
+
+    def call(
+        self,
+        tool_type: str,
+        tool_name: str,
+        tool_input: Any,
+        screenshot: bool | None,
+        *,
+        definition: Mapping[str, Any] | None = None,
+    ) -> ToolResult: ...

@@ -16,10 +16,10 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sandbox_image.executor import desktop, protocol
-from sandbox_image.executor.result import Tool, ToolError, ToolResult
+from sandbox_image.executor.result import ConfigurableTool, Tool, ToolError, ToolResult
 from sandbox_image.executor.scaling import api_size_for
 
 EXECUTOR_VERSION = "1"
@@ -117,7 +117,11 @@ class Executor:
         if screenshot is not None and not isinstance(screenshot, bool):
             raise ToolError("request.screenshot must be true, false or null")
         tool_impl = self.tool_for(tool_type, tool_name)
-        result = tool_impl.call(tool_type, tool_name, request.get("input"), screenshot)
+        if tool_type.startswith("text_editor_"):  # definition params (max_characters) matter here
+            editor = cast(ConfigurableTool, tool_impl)
+            result = editor.call(tool_type, tool_name, request.get("input"), screenshot, definition=tool)
+        else:
+            result = tool_impl.call(tool_type, tool_name, request.get("input"), screenshot)
         return Reply.from_result(request.get("id"), result)
 
     def hello(self, request: dict[str, Any]) -> Reply:

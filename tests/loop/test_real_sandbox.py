@@ -9,6 +9,7 @@ import base64
 import io
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from PIL import Image
 from scheduler.settings import Settings
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
 from tests.fake_usage import strip_markers
-from tests.loop.conftest import DirSink, Runner
+from tests.loop.conftest import FAST, DirSink, Runner
 from workers.caching import IMAGE_MARKER
 from workers.sandbox import Sandbox, SandboxLauncher
 from workers.toolrun import NOT_EXECUTED
@@ -142,3 +143,24 @@ def test_a_structured_result_after_a_real_screenshot(
     )
     result = run(sandbox=desktop, output_schema=schema)
     assert (result.state, result.result) == ("succeeded", {"panel": "bottom"})
+
+
+def test_the_editor_honours_the_max_characters_the_model_was_told(
+    api: FakeAnthropicAPI, run: Runner, desktop: Sandbox
+) -> None:
+    long_file = "\n".join(f"line {n}" for n in range(1, 400))
+    api.enqueue(
+        reply(tool_use("str_replace_based_edit_tool",
+                       {"command": "create", "path": "/tmp/long.txt", "file_text": long_file})),
+        reply(tool_use("str_replace_based_edit_tool", {"command": "view", "path": "/tmp/long.txt"})),
+        reply(text("Seen.")),
+    )
+    result = run(sandbox=desktop, options=replace(FAST, editor_max_characters=200))
+
+    assert result.state == "succeeded", result
+    editor = next(t for t in api.requests[0].body["tools"] if t["type"] == "text_editor_20250728")
+    assert editor["max_characters"] == 200
+    (view,) = answers(api.requests[2])
+    shown = view["content"][0]["text"]
+    assert "<response clipped>" in shown
+    assert "line 1\n" in shown and "line 399" not in shown

@@ -28,6 +28,7 @@ class QueuedMessage:
     args: list[Any]
     priority: int
     queue_key: str
+    time_limits: tuple[float | None, float | None] = (None, None)  # (soft, hard)
 
 
 @pytest.fixture
@@ -55,7 +56,8 @@ def queued_messages(redis: redis_lib.Redis, settings: Settings) -> list[QueuedMe
             envelope = json.loads(raw)
             args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
             priority = envelope["properties"].get("priority", 0)
-            found.append(QueuedMessage(envelope["headers"]["task"], args, priority, key))
+            hard, soft = envelope["headers"].get("timelimit") or (None, None)  # Celery: [hard, soft]
+            found.append(QueuedMessage(envelope["headers"]["task"], args, priority, key, (soft, hard)))
     return found
 
 

@@ -64,3 +64,13 @@ def test_a_send_that_fails_marks_its_run_failed_with_the_reason(
     assert (record.state, record.stop_reason) == ("failed", "enqueue_failed")
     assert record.error and "could not send to the broker" in record.error
     assert len(records.list_runs(redis_client)) == 1  # the second task was never recorded
+
+
+def test_celery_time_limits_are_derived_from_the_run_wall_budget(
+    redis_client: redis_lib.Redis, settings: Settings, celery_app: Any, checks: Checks
+) -> None:
+    spec = load_file(EXAMPLE_BATCH, checks)[0].spec  # max_wall_s: 300
+    enqueue([spec], redis_client, celery_app, settings)
+    (message,) = queued_messages(redis_client, settings)
+    grace = settings.time_limit_grace_s
+    assert message.time_limits == (300 + grace, 300 + 2 * grace)
