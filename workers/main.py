@@ -6,10 +6,10 @@ it. Library modules stay free of import-time side effects.
 
 from __future__ import annotations
 
+from scheduler import logs
 from scheduler.settings import load_settings
 from workers.app import create_app
-from workers.logs import configure_logging
 
 settings = load_settings()
-configure_logging(settings.log_level, settings.log_json)
+logs.configure(settings)
 app = create_app(settings)
