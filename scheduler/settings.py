@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     tool_timeout_s: float = 180.0
 
     # --- Model API ---------------------------------------------------------------------------------
+    api_provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = None
     api_max_retries: int = 6

@@ -35,6 +35,10 @@ class ModelAPIError(NightshiftError):
         self.kind = kind
 
 
+class ConfigError(NightshiftError):
+    """The worker is not configured for what the run needs (e.g. no API key for a Claude task)."""
+
+
 class StoreError(NightshiftError):
     """The artifact store refused or could not be reached."""
 

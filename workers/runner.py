@@ -100,6 +100,10 @@ class Attempt:
             self._retry_if_transient(exc)
             self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
             return RunResult(state="failed", stop_reason=type(exc).__name__, error=str(exc))
+        except Exception as exc:  # a bug must still end the run recorded, never stranded "running"
+            self.log.exception("run failed on an unexpected error")
+            error = f"{type(exc).__name__}: {exc}"
+            return RunResult(state="failed", stop_reason="internal error", error=error)
 
     def _retry_if_transient(self, exc: NightshiftError) -> None:
         settings = self.rt.settings

@@ -12,6 +12,7 @@ import redis
 from scheduler.broker import connect_redis
 from scheduler.records import Records
 from scheduler.settings import Settings
+from workers.errors import ConfigError
 from workers.sandbox import SandboxLauncher
 from workers.store import ArtifactStore, build_store
 
@@ -48,5 +49,7 @@ class Runtime:
         if self._model_client is None:
             from workers.model_client import build_client
 
+            if self.settings.api_provider == "anthropic" and not self.settings.anthropic_api_key:
+                raise ConfigError("ANTHROPIC_API_KEY is not set on this worker; Claude tasks need it")
             self._model_client = build_client(self.settings)
         return self._model_client
