@@ -78,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--idle-runs", type=int, default=10, help="runs enqueued one at a time")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ns-bench-fleet-"))
     port = _free_port()
@@ -97,17 +98,16 @@ def main() -> None:
         time.sleep(3)  # let the worker connect before the clock starts (bench only)
         client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
         began = time.time()
-        task_file = _task_file(tmp / "t.json", args.runs)
-        done = subprocess.run([str(bin_dir / "nightshift"), "enqueue", str(task_file)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-        run_ids = done.stdout.split()
-        while True:
-            states = [records.get(client, r).state for r in run_ids]
-            if all(s in records.TERMINAL for s in states):
-                break
-            time.sleep(0.5)
+        enqueue = [str(bin_dir / "nightshift"), "enqueue"]
+        run_ids = _enqueue_and_wait(client, [*enqueue, str(_task_file(tmp / "t.json", args.runs))], env)
         wall_s = time.time() - began
-        _report(client, run_ids, states, wall_s, tmp / "artifacts", args)
+        _report(client, run_ids, wall_s, tmp / "artifacts", args)
+        idle = [r for _ in range(args.idle_runs)
+                for r in _enqueue_and_wait(client, [*enqueue, str(_task_file(tmp / "one.json", 1))], env)]
+        latencies = _first_step_latencies(client, idle)
+        _breakdown(client, idle)
+        print(f"idle fleet, enqueue -> first step: median {statistics.median(latencies):.3f} s, "
+              f"p95 {_pct(latencies, 0.95):.3f} s (n={len(latencies)}, one run at a time)")
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
@@ -115,21 +115,46 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _report(client: redis.Redis, run_ids: list[str], states: list[str], wall_s: float, artifacts: Path,
-            args: argparse.Namespace) -> None:
-    first_step: list[float] = []
-    overheads: list[float] = []
+def _enqueue_and_wait(client: redis.Redis, command: list[str], env: dict[str, str]) -> list[str]:
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    run_ids = done.stdout.split()
+    while not all(records.get(client, r).state in records.TERMINAL for r in run_ids):
+        time.sleep(0.05)
+    return run_ids
+
+
+def _first_step_latencies(client: redis.Redis, run_ids: list[str]) -> list[float]:
+    latencies = []
     for run_id in run_ids:
-        record = records.get(client, run_id)
         steps = [e for e in events.read(client, run_id) if e.type == "step"]
         if steps:
-            first_step.append(float(steps[0].data["at"]) - record.created_at)
+            latencies.append(float(steps[0].data["at"]) - records.get(client, run_id).created_at)
+    return latencies
+
+
+def _breakdown(client: redis.Redis, run_ids: list[str]) -> None:
+    """Median seconds spent in each phase before the first step."""
+    phases: dict[str, list[float]] = {"queued->starting": [], "starting->running": [], "running->step 1": []}
+    for run_id in run_ids:
+        at = {e.data.get("state") or e.type: float(e.data["at"]) for e in reversed(events.read(client, run_id))}
+        phases["queued->starting"].append(at["starting"] - at["queued"])
+        phases["starting->running"].append(at["running"] - at["starting"])
+        phases["running->step 1"].append(at["step"] - at["running"])
+    print("  " + ", ".join(f"{k} {statistics.median(v):.3f} s" for k, v in phases.items()))
+
+
+def _report(client: redis.Redis, run_ids: list[str], wall_s: float, artifacts: Path,
+            args: argparse.Namespace) -> None:
+    first_step = _first_step_latencies(client, run_ids)
+    overheads: list[float] = []
+    for run_id in run_ids:
         for run_dir in (artifacts / "runs" / run_id).glob("attempt-*"):
             overheads += _step_overheads(run_dir)
-    ok = states.count("succeeded")
+    ok = [records.get(client, r).state for r in run_ids].count("succeeded")
     print(f"runs: {len(run_ids)} x {len(STEPS)} steps, concurrency {args.concurrency}; succeeded {ok}")
     print(f"wall time: {wall_s:.1f} s; runs/hour: {len(run_ids) / wall_s * 3600:.0f}")
-    print(f"enqueue -> first step: median {statistics.median(first_step):.3f} s, "
+    print("batch, enqueue -> first step (includes queue wait): "
+          f"median {statistics.median(first_step):.3f} s, "
           f"p95 {_pct(first_step, 0.95):.3f} s")
     print(f"fleet overhead per step: median {statistics.median(overheads):.1f} ms, "
           f"p95 {_pct(overheads, 0.95):.1f} ms (n={len(overheads)})")
