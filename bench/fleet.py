@@ -136,7 +136,8 @@ def _breakdown(client: redis.Redis, run_ids: list[str]) -> None:
     """Median seconds spent in each phase before the first step."""
     phases: dict[str, list[float]] = {"queued->starting": [], "starting->running": [], "running->step 1": []}
     for run_id in run_ids:
-        at = {e.data.get("state") or e.type: float(e.data["at"]) for e in reversed(events.read(client, run_id))}
+        history = reversed(events.read(client, run_id))  # the first time each state/step was seen
+        at = {e.data.get("state") or e.type: float(e.data["at"]) for e in history}
         phases["queued->starting"].append(at["starting"] - at["queued"])
         phases["starting->running"].append(at["running"] - at["starting"])
         phases["running->step 1"].append(at["step"] - at["running"])
