@@ -77,10 +77,12 @@ class Attempt:
         self.started = time.monotonic()
 
     def run(self) -> dict[str, Any]:
-        self.rt.records.transition(
+        moved = self.rt.records.transition(
             self.run_id, "starting", attempt=self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
+        if not moved:  # cancelled or finished since we looked: never play it
+            return {"run_id": self.run_id, "skipped": "the run moved on before this attempt started"}
         outcome = self._outcome()
         self._finish(outcome)
         return {"run_id": self.run_id, "attempt": self.attempt, "state": outcome.state}
