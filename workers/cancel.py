@@ -8,8 +8,11 @@ import threading
 from collections.abc import Callable
 
 import redis
+import structlog
 
 from scheduler.records import Records
+
+log = structlog.get_logger("nightshift.cancel")
 
 
 class CancelWatcher:
@@ -37,6 +40,15 @@ class CancelWatcher:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_s):
-            if self._requested():
-                self.on_cancel()
+            if self._requested() and self._cancel():
                 return
+
+    def _cancel(self) -> bool:
+        """Stop the sandbox; a failure (Docker busy) is logged and tried again next poll."""
+        try:
+            self.on_cancel()
+        except Exception as exc:
+            log.warning("cancel could not stop the sandbox yet", run_id=self.run_id, error=str(exc))
+            return False
+        log.info("run cancelled in flight", run_id=self.run_id)
+        return True

@@ -91,6 +91,8 @@ class Channel:
         self.sock: socket.socket | None = None
         self._ids = 0
         self.interrupted = False  # close() was called while a request may have been in flight
+        self.finished = False  # closed for good (the sandbox was stopped): never reconnect
+        self.busy = False  # a request is in flight on some thread
 
     def connect(self, timeout_s: float) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -103,20 +105,40 @@ class Channel:
         self.sock = sock
 
     def close(self) -> None:
-        """Close the channel; a call blocked on it in another thread (a cancel) wakes up at once:
-        shutdown() interrupts a blocked recv, close() alone does not."""
+        """Close the channel. Only from the thread that owns the call (see ``interrupt``)."""
         sock, self.sock = self.sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def interrupt(self) -> None:
+        """From another thread (a cancel): wake a call blocked on the channel. shutdown() wakes a
+        blocked recv; the fd is NOT closed here, because a closed fd number can be reused at once
+        (the Docker client opening a connection) under the blocked call, which would then wait on
+        someone else's socket. The owning thread closes it when its call fails."""
+        self.finished = True
+        sock = self.sock
         if sock is not None:
             self.interrupted = True
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
 
     def request(
         self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None
     ) -> tuple[dict[str, Any], bytes | None]:
         """Send one request and read its reply (and image frame). Raises OSError/ProtocolError."""
-        self.interrupted = False
+        self.busy, self.interrupted = True, False
+        try:
+            return self._exchange(message, timeout_s, payload)
+        finally:
+            self.busy = False
+
+    def _exchange(
+        self, message: dict[str, Any], timeout_s: float, payload: bytes | None
+    ) -> tuple[dict[str, Any], bytes | None]:
+        if self.finished:
+            raise protocol.ProtocolError("channel closed for good: the sandbox was stopped")
         if self.sock is None:
             self.connect(timeout_s)
         assert self.sock is not None
@@ -151,6 +173,7 @@ class Sandbox:
         self.channel = Channel(socket_dir / protocol.SOCKET_NAME)
         self.info: dict[str, Any] = {}
         self._stopped = False
+        self._removed = False
 
     # --- ToolExecutor ------------------------------------------------------------------------------
     @property
@@ -210,11 +233,14 @@ class Sandbox:
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
 
     def stop(self) -> None:
-        """Remove the container and its socket directory; safe to call more than once."""
-        if self._stopped:
+        """Remove the container and its socket directory; safe to call more than once, and
+        again after a failed removal (the Docker engine was busy): it retries the removal."""
+        self._stopped = True  # no new call from here on
+        self.channel.interrupt()  # wakes a call in flight on another thread; never reconnects
+        if not self.channel.busy:
+            self.channel.close()
+        if self._removed:
             return
-        self._stopped = True
-        self.channel.close()
         try:
             self.container.remove(force=True)
         except docker.errors.NotFound:
@@ -222,8 +248,8 @@ class Sandbox:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # 409: removal already in progress
                 raise
-        finally:
-            shutil.rmtree(self.socket_dir, ignore_errors=True)
+        self._removed = True
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     # --- plumbing ----------------------------------------------------------------------------------
     def _request(
@@ -240,6 +266,7 @@ class Sandbox:
             ) from exc
         except (OSError, protocol.ProtocolError) as exc:
             if self.channel.interrupted:  # closed on purpose (cancel/stop) while this call waited
+                self.channel.close()
                 raise SandboxGoneError(
                     f"sandbox {self.container_id[:12]}: channel closed by the worker"
                 ) from exc

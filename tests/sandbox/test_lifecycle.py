@@ -89,8 +89,8 @@ def test_a_container_that_dies_mid_call_is_reported_as_gone(fresh: Sandbox) -> N
 
 
 @pytest.mark.docker
-def test_closing_the_channel_wakes_a_blocked_call_at_once(fresh: Sandbox) -> None:
-    threading.Timer(0.3, fresh.channel.close).start()  # what a cancel does from another thread
+def test_interrupting_the_channel_wakes_a_blocked_call_at_once(fresh: Sandbox) -> None:
+    threading.Timer(0.3, fresh.channel.interrupt).start()  # what a cancel does from another thread
     started = time.monotonic()
     with pytest.raises(SandboxGoneError, match="channel closed by the worker"):
         fresh.call({"type": "computer_20250124", "name": "computer"}, {"action": "wait", "duration": 20})
