@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from celery import Celery
 
-from scheduler.broker import transport_options
+from scheduler.broker import time_limits, transport_options
 from scheduler.cron import beat_schedule
 from scheduler.settings import Settings
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
-    hard_limit_s = settings.max_wall_s_cap + 2 * settings.time_limit_grace_s
+    hard_limit_s = time_limits(settings.max_wall_s_cap, settings)["time_limit"]
     if settings.visibility_timeout_s <= hard_limit_s:
         raise ValueError(
             f"visibility_timeout_s ({settings.visibility_timeout_s}) must exceed the longest hard "

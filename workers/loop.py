@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from scheduler.models import TOOL_GROUPS, ModelConfig, ToolGroup
+from scheduler.models import ModelConfig
 from scheduler.settings import Settings
 from scheduler.spec import TaskSpec
 from workers.blocks import final_text, response_to_params, tool_uses, user_text
@@ -30,7 +30,7 @@ from workers.structured import ResultContract
 from workers.thinking import effective_thinking, thinking_body
 from workers.toolio import ToolExecutor
 from workers.toolrun import ToolRunner, Turn
-from workers.toolspec import ToolSpec
+from workers.toolspec import ToolSpec, tool_group
 from workers.usage import Accounts, Usage
 
 DEFAULT_MODEL: str = Settings.model_fields["default_model"].default
@@ -89,14 +89,6 @@ def run_session(
         logger.warning("run failed before the first request", error=str(exc))
         return RunResult(state="failed", stop_reason=type(exc).__name__, error=f"{type(exc).__name__}: {exc}")
     return session.run()
-
-
-def tool_group(spec: TaskSpec, config: ModelConfig) -> ToolGroup:
-    """The task's tool group, else the model's; an unknown name is a task error."""
-    name = spec.tools or config.tools
-    if name not in TOOL_GROUPS:
-        raise ValueError(f"unknown tool group {name!r}; known: {', '.join(sorted(TOOL_GROUPS))}")
-    return TOOL_GROUPS[name]
 
 
 class Session:

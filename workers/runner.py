@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
-from scheduler.models import TOOL_GROUPS, resolve_model
+from scheduler.models import ModelConfig
 from scheduler.records import RunRecord
 from scheduler.spec import TaskSpec
 from workers.artifacts import RunArtifacts
@@ -20,6 +20,7 @@ from workers.cancel import CancelWatcher
 from workers.errors import NightshiftError, is_retryable
 from workers.hooks import HookChain, Hooks
 from workers.lease import Lease
+from workers.model_client import model_config_for
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.ratelimit import Limits, RateLimiter, RateLimitHook
@@ -27,6 +28,7 @@ from workers.reaper import FLEET_LABEL
 from workers.runtime import Runtime
 from workers.sandbox import Sandbox
 from workers.script import run_script
+from workers.toolspec import tool_group
 from workers.transcript import TranscriptHook
 
 
@@ -144,19 +146,17 @@ class Attempt:
         for index, file in enumerate(self.spec.files):
             sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()
-        group = TOOL_GROUPS[self.spec.tools or self._model_tools()]
+        group = tool_group(self.spec, self._model_config())
         for number, command in enumerate(self.spec.setup, start=1):
             output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})
             if output.is_error:
                 raise SetupFailed(f"setup command {number} failed: {output.text[-2000:]}")
 
-    def _model_tools(self) -> str:
+    def _model_config(self) -> ModelConfig:
+        """The script agent has no model: the default config's tool group serves it."""
         if self.spec.agent == "script":
-            return "computer_use_20250124"
-        return resolve_model(self._model(), self.rt.settings.model_configs).tools
-
-    def _model(self) -> str:
-        return self.spec.model or self.rt.settings.default_model
+            return ModelConfig()
+        return model_config_for(self.spec.model or self.rt.settings.default_model, self.rt.settings)
 
     def _hooks(self, secrets: dict[str, str]) -> Hooks:
         progress = ProgressHook(self.rt.records, self.run_id)
@@ -172,10 +172,8 @@ class Attempt:
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
         from workers.loop import run_session
-        from workers.model_client import model_config_for
 
-        config = model_config_for(self._model(), self.rt.settings)
-        return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=config,
+        return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=self._model_config(),
                            settings=self.rt.settings, run_id=self.run_id)
 
     def _finish(self, outcome: RunResult) -> None:

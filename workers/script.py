@@ -8,24 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scheduler.models import TOOL_GROUPS, ToolGroup
+from scheduler.models import ModelConfig
 from scheduler.spec import ScriptStep, TaskSpec
 from workers.hooks import Hooks, StepSummary
 from workers.outcome import RunResult
 from workers.toolio import ToolExecutor, ToolOutput
-
-
-def tool_definition(group: ToolGroup, step: ScriptStep) -> dict[str, Any] | None:
-    """The tool definition (type and name) a scripted call addresses, or None if unknown."""
-    if step.toolset_name == "computer" and group.is_toolset:
-        return {"type": group.computer, "name": step.name}
-    if step.name == "computer" and not group.is_toolset:
-        return {"type": group.computer, "name": "computer"}
-    if step.name == "bash":
-        return {"type": group.bash, "name": "bash"}
-    if step.name == group.editor_name:
-        return {"type": group.editor, "name": group.editor_name}
-    return None
+from workers.toolspec import ToolSpec, tool_group
 
 
 def run_script(
@@ -35,14 +23,14 @@ def run_script(
     *,
     clock: Callable[[], float] = time.monotonic,
 ) -> RunResult:
-    group = TOOL_GROUPS[spec.tools or "computer_use_20250124"]
+    tools = ToolSpec(tool_group(spec, ModelConfig()), sandbox.api_size)
     started = clock()
     outputs: list[dict[str, Any]] = []
     for index, step in enumerate(spec.steps, start=1):
         stop = _should_stop(spec, hooks, index, clock() - started)
         if stop is not None:
             return _ended(stop, index - 1, outputs)
-        output = _play(group, sandbox, hooks, index, step)
+        output = _play(tools, sandbox, hooks, index, step)
         outputs.append({"step": index, "tool": step.name, "text": output.text, "is_error": output.is_error})
         if output.is_error:
             return _ended(("failed", f"step {index} ({step.name}) failed: {output.text}"), index, outputs)
@@ -61,11 +49,11 @@ def _should_stop(spec: TaskSpec, hooks: Hooks, index: int, elapsed_s: float) -> 
     return None
 
 
-def _play(group: ToolGroup, sandbox: ToolExecutor, hooks: Hooks, index: int, step: ScriptStep) -> ToolOutput:
+def _play(tools: ToolSpec, sandbox: ToolExecutor, hooks: Hooks, index: int, step: ScriptStep) -> ToolOutput:
     tool_use = {"type": "tool_use", "id": f"script_{index:04d}", "name": step.name, "input": step.input}
     if step.toolset_name:
         tool_use["toolset_name"] = step.toolset_name
-    definition = tool_definition(group, step)
+    definition = tools.route(tool_use)
     began = time.monotonic()
     if definition is None:
         output = ToolOutput.error(f"Tool {step.name} is invalid")

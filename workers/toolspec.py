@@ -6,12 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.models import TOOLSET_TYPE, ToolGroup
+from scheduler.models import TOOL_GROUPS, TOOLSET_TYPE, ModelConfig, ToolGroup
+from scheduler.spec import TaskSpec
 from workers.structured import ResultContract
 
 TOOLSET_NAME = "computer"
 ZOOM_COMPUTER = "computer_20251124"
 MAX_CHARACTERS_EDITOR = "text_editor_20250728"
+
+
+def tool_group(spec: TaskSpec, config: ModelConfig) -> ToolGroup:
+    """The task's tool group, else the model's; an unknown name is a task error."""
+    name = spec.tools or config.tools
+    if name not in TOOL_GROUPS:
+        raise ValueError(f"unknown tool group {name!r}; known: {', '.join(sorted(TOOL_GROUPS))}")
+    return TOOL_GROUPS[name]
 
 
 @dataclass(frozen=True)
