@@ -46,6 +46,7 @@ class Fleet:
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.client = redis.Redis.from_url(redis_server.url)
+        self.client.flushdb()  # every fleet starts on a clean database (the server is session-wide)
         self.records = Records(self.client)
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
@@ -96,7 +97,6 @@ class Fleet:
 
 @pytest.fixture
 def fleet(redis_server: RedisServer, tmp_path: Path, sandbox_image: str) -> Iterator[Fleet]:
-    redis.Redis.from_url(redis_server.url).flushdb()
     fleet = Fleet(redis_server, tmp_path)
     yield fleet
     fleet.stop_all()
