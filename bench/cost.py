@@ -1,7 +1,7 @@
 """Input-token cost of a 50-step screenshot session under different caching/pruning policies.
 
 Replays one synthetic session (the model clicks, every action returns a fresh 1024x768 screenshot,
-the last step ends the turn) through ``workers.loop.run_session`` against the local fake Messages
+the last step ends the turn) through ``workers.agent.loop.run_session`` against the local fake Messages
 API (tests/fake_api.py), which bills usage the way the real API does: image tokens ~ w*h/750,
 text ~ chars/4, documented tool overheads, cache reads and writes by prefix. Prints billed
 input-token equivalents (input + 1.25 x cache writes + 0.1 x cache reads) per policy.
@@ -24,14 +24,14 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduler.models import resolve_model
-from scheduler.spec import TaskSpec
+from core.models import resolve_model
+from core.spec import TaskSpec
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
-from workers.caching import CachePolicy
+from workers.agent.caching import CachePolicy
+from workers.agent.loop import LoopOptions, run_session
+from workers.agent.usage import Usage
 from workers.hooks import Hooks
-from workers.loop import LoopOptions, run_session
 from workers.toolio import ToolOutput
-from workers.usage import Usage
 
 MODEL = "claude-sonnet-4-6"
 TARGET = 0.35

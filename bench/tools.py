@@ -33,8 +33,9 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduler.settings import load_settings
-from workers.sandbox import Sandbox, SandboxLauncher
+from core.settings import load_settings
+from workers.sandbox.launcher import SandboxLauncher
+from workers.sandbox.sandbox import Sandbox
 
 COMPUTER = {"type": "computer_20250124", "name": "computer"}
 BASH = {"type": "bash_20250124", "name": "bash"}

@@ -26,9 +26,9 @@ import structlog
 from celery import Celery
 from redis import Redis, RedisError
 
-from scheduler import records
+from core import records
+from core.settings import Settings
 from scheduler.enqueue import EnqueueError, enqueue
-from scheduler.settings import Settings
 from scheduler.taskfile import Checks, load_text
 from scheduler.yamlfile import InvalidFile
 
@@ -168,8 +168,8 @@ def serve(
 def main() -> None:
     """``python -m scheduler.api`` (the Procfile's api process): settings from NIGHTSHIFT_*."""
 
-    from scheduler import broker, logs
-    from scheduler.settings import load_settings
+    from core import broker, logs
+    from core.settings import load_settings
 
     settings = load_settings()
     logs.configure(settings)

@@ -17,10 +17,11 @@ from functools import cached_property
 import redis as redis_lib
 from celery import Celery
 
-from scheduler import broker, logs, present, records
+from core import broker, logs, records
+from core.settings import Settings, load_settings
+from scheduler import present
 from scheduler.enqueue import EnqueueError, enqueue
 from scheduler.follow import follow
-from scheduler.settings import Settings, load_settings
 from scheduler.taskfile import Checks, LoadedTask, load_files
 from scheduler.yamlfile import InvalidFile
 

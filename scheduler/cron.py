@@ -24,10 +24,10 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis import Redis
 
-from scheduler import keys
-from scheduler.broker import FIRE_SCHEDULE_TASK
+from core import keys
+from core.broker import FIRE_SCHEDULE_TASK
+from core.settings import Settings
 from scheduler.enqueue import enqueue
-from scheduler.settings import Settings
 from scheduler.taskfile import Checks, load_file
 from scheduler.yamlfile import InvalidFile, Problem, parse
 

@@ -12,9 +12,9 @@ import structlog
 from celery import Celery
 from redis import Redis
 
-from scheduler import broker, inputs, records
-from scheduler.settings import Settings
-from scheduler.spec import TaskSpec
+from core import broker, inputs, records
+from core.settings import Settings
+from core.spec import TaskSpec
 from scheduler.taskfile import LoadedTask
 
 log = structlog.get_logger("nightshift.enqueue")

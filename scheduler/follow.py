@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 
 from redis import Redis
 
-from scheduler import events, records
+from core import events, records
+from core.records import RunRecord
 from scheduler.present import event_line
-from scheduler.records import RunRecord
 
 
 def follow(

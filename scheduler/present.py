@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from scheduler.events import Event
-from scheduler.records import RunRecord
+from core.events import Event
+from core.records import RunRecord
 
 _SKIP_IN_EVENT = {"type", "at", "attempt", "text"}
 

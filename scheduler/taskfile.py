@@ -18,10 +18,10 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ValidationError
 
-from scheduler import inputs
-from scheduler.models import TOOL_GROUPS, find_model, known_models
-from scheduler.settings import Settings
-from scheduler.spec import FileSpec, TaskSpec
+from core import inputs
+from core.models import TOOL_GROUPS, find_model, known_models
+from core.settings import Settings
+from core.spec import FileSpec, TaskSpec
 from scheduler.yamlfile import Document, InvalidFile, Loc, Problem, parse
 
 _PROJECT_MARKERS = (".git", "pyproject.toml")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from workers.store import S3Store
+from workers.artifacts.s3 import S3Store
 
 CEPH_DIR = Path(__file__).resolve().parent / "store" / "ceph"
 READY_LINE = "nightshift-ceph: ready"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from scheduler.broker import time_limits, transport_options
+from core.broker import time_limits, transport_options
+from core.settings import Settings
 from scheduler.cron import beat_schedule
-from scheduler.settings import Settings
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -29,7 +29,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # Results live in the run record, not in a Celery result backend.
         "task_ignore_result": True,
         "broker_connection_retry_on_startup": True,
-        # The same transport options as the producer (scheduler/broker.py): the visibility
+        # The same transport options as the producer (core/broker.py): the visibility
         # timeout sits above the longest hard limit, so a healthy run is never redelivered while
         # it runs; a run whose worker died is resumed sooner by the reaper (lease expired).
         "broker_transport_options": transport_options(settings),
@@ -56,11 +56,11 @@ def create_app(settings: Settings) -> Celery:
 
 
 def _start_reaper_with_worker(settings: Settings) -> None:
-    """Each worker's main process reaps its own machine's containers (see workers/reaper.py)."""
+    """Each worker's main process reaps its own machine's containers (see workers/fleet/reaper.py)."""
     from celery.signals import worker_ready, worker_shutdown
 
     def on_ready(**_: object) -> None:
-        from workers.reaper import ContainerReaper
+        from workers.fleet.reaper import ContainerReaper
         from workers.runtime import Runtime
 
         reaper = ContainerReaper(Runtime.build(settings), settings.reaper_interval_s)

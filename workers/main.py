@@ -6,8 +6,8 @@ it. Library modules stay free of import-time side effects.
 
 from __future__ import annotations
 
-from scheduler import logs
-from scheduler.settings import load_settings
+from core import logs
+from core.settings import load_settings
 from workers.app import create_app
 
 settings = load_settings()

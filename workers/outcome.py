@@ -2,7 +2,7 @@
 
 ``state`` is one of the terminal run states. ``stop_reason`` is a short human-readable cause
 (``"end_turn"``, ``"budget: max_steps"``, ``"refusal"`` …); ``error`` holds the failure message when
-the run failed. ``usage`` holds cumulative token counts (keys of ``workers.usage.Usage``).
+the run failed. ``usage`` holds cumulative token counts (keys of ``workers.agent.usage.Usage``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import structlog
 
-from scheduler.records import Records
+from core.records import Records
 from workers.hooks import Hooks, StepSummary
 
 

@@ -12,24 +12,24 @@ from typing import Any
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
-from scheduler.models import ModelConfig
-from scheduler.records import RunRecord
-from scheduler.spec import TaskSpec
-from workers.artifacts import RunArtifacts
-from workers.cancel import CancelWatcher
-from workers.errors import NightshiftError, is_retryable
+from core.errors import NightshiftError, is_retryable
+from core.models import ModelConfig
+from core.records import RunRecord
+from core.spec import TaskSpec
+from workers.agent.model_client import model_config_for
+from workers.agent.script import run_script
+from workers.agent.toolspec import tool_group
+from workers.artifacts.attempt import RunArtifacts
+from workers.artifacts.transcript import TranscriptHook
+from workers.fleet.cancel import CancelWatcher
+from workers.fleet.lease import Lease
+from workers.fleet.ratelimit import Limits, RateLimiter, RateLimitHook
+from workers.fleet.reaper import FLEET_LABEL
 from workers.hooks import HookChain, Hooks
-from workers.lease import Lease
-from workers.model_client import model_config_for
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
-from workers.ratelimit import Limits, RateLimiter, RateLimitHook
-from workers.reaper import FLEET_LABEL
 from workers.runtime import Runtime
-from workers.sandbox import Sandbox
-from workers.script import run_script
-from workers.toolspec import tool_group
-from workers.transcript import TranscriptHook
+from workers.sandbox.sandbox import Sandbox
 
 
 class SetupFailed(NightshiftError):
@@ -171,7 +171,7 @@ class Attempt:
         hooks = self._hooks(secrets)
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
-        from workers.loop import run_session
+        from workers.agent.loop import run_session
 
         return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=self._model_config(),
                            settings=self.rt.settings, run_id=self.run_id)

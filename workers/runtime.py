@@ -9,12 +9,13 @@ from typing import Any
 import docker
 import redis
 
-from scheduler.broker import connect_redis
-from scheduler.records import Records
-from scheduler.settings import Settings
-from workers.errors import ConfigError
-from workers.sandbox import SandboxLauncher
-from workers.store import ArtifactStore, build_store
+from core.broker import connect_redis
+from core.errors import ConfigError
+from core.records import Records
+from core.settings import Settings
+from workers.artifacts.build import build_store
+from workers.artifacts.store import ArtifactStore
+from workers.sandbox.launcher import SandboxLauncher
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Runtime:
     def model_client(self) -> Any:
         """The Anthropic client, built on first use: script-only fleets need no API key."""
         if self._model_client is None:
-            from workers.model_client import build_client
+            from workers.agent.model_client import build_client
 
             if self.settings.api_provider == "anthropic" and not self.settings.anthropic_api_key:
                 raise ConfigError("ANTHROPIC_API_KEY is not set on this worker; Claude tasks need it")

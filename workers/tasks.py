@@ -30,7 +30,7 @@ def register_tasks(app: Celery) -> None:
 
     @app.task(name="nightshift.reap", base=RuntimeTask, bind=True, ignore_result=True)
     def reap(self: RuntimeTask) -> dict[str, int]:
-        from workers.reaper import reap_once
+        from workers.fleet.reaper import reap_once
 
         return reap_once(self.runtime, app)
 

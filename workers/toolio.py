@@ -1,6 +1,6 @@
 """What a tool call returns, and the one interface the loop uses to run tool calls.
 
-``workers.sandbox.Sandbox`` implements ``ToolExecutor`` against a real container; the loop and the
+``workers.sandbox.sandbox.Sandbox`` implements ``ToolExecutor`` against a real container; the loop and the
 script agent only ever see this protocol.
 """
 

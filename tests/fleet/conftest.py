@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from scheduler.records import Records
+from core.records import Records
 from tests.conftest import ROOT, RedisServer
 
 VENV_BIN = Path(sys.executable).parent

@@ -12,8 +12,8 @@ from typing import Any
 from tests.ceph import CephS3
 from tests.conftest import ROOT, RedisServer
 from tests.fleet.conftest import Fleet, write_tasks
-from workers.artifacts import verify
-from workers.store import S3Store
+from workers.artifacts.attempt import verify
+from workers.artifacts.s3 import S3Store
 
 SLOW_SCRIPT = """
 tasks:

@@ -18,13 +18,13 @@ import anthropic
 import pytest
 from PIL import Image
 
-from scheduler.models import resolve_model
-from scheduler.spec import TaskSpec
+from core.models import resolve_model
+from core.spec import TaskSpec
 from tests.fake_api import FakeAnthropicAPI
+from workers.agent.loop import LoopOptions, run_session
+from workers.agent.retry import Backoff
 from workers.hooks import Hooks, StepSummary
-from workers.loop import LoopOptions, run_session
 from workers.outcome import RunResult
-from workers.retry import Backoff
 from workers.toolio import ToolOutput
 
 MODEL = "claude-sonnet-4-6"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.models import resolve_model
+from core.models import resolve_model
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
 from tests.loop.conftest import MODEL, FakeClock, FakeSandbox, RecordingHooks, Runner
 from workers.toolio import ToolOutput

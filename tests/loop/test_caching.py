@@ -10,8 +10,8 @@ from typing import Any
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
 from tests.fake_usage import strip_markers
 from tests.loop.conftest import FAST, Runner
-from workers.caching import IMAGE_MARKER, CachePolicy, count_breakpoints, image_slots
-from workers.loop import LoopOptions
+from workers.agent.caching import IMAGE_MARKER, CachePolicy, count_breakpoints, image_slots
+from workers.agent.loop import LoopOptions
 
 STEPS = 30
 

@@ -7,11 +7,11 @@ from typing import Any
 import anthropic
 import pytest
 
-from scheduler.settings import Settings
+from core.settings import Settings
 from tests.fake_api import FakeAnthropicAPI, reply, text
 from tests.loop.conftest import FAST, FakeClock, FakeSandbox, RecordingHooks, make_spec
-from workers.loop import LoopOptions, run_session
-from workers.model_client import build_client, model_config_for
+from workers.agent.loop import LoopOptions, run_session
+from workers.agent.model_client import build_client, model_config_for
 
 
 def make_settings(**values: Any) -> Settings:

@@ -1,5 +1,5 @@
 """The loop against a real sandbox container (nightshift-sandbox image, started through
-workers/sandbox.py) for the screenshot/click path: real screenshots go into the requests, real
+workers/sandbox/) for the screenshot/click path: real screenshots go into the requests, real
 executor errors come back as text-only error results, toolset batches halt at a real failure,
 and a budget stop keeps the last real screenshot. The API is still the local fake server."""
 
@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from scheduler.settings import Settings
+from core.settings import Settings
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
 from tests.fake_usage import strip_markers
 from tests.loop.conftest import FAST, DirSink, Runner
-from workers.caching import IMAGE_MARKER
-from workers.sandbox import Sandbox, SandboxLauncher
-from workers.toolrun import NOT_EXECUTED
-from workers.transcript import TranscriptHook
+from workers.agent.caching import IMAGE_MARKER
+from workers.agent.toolrun import NOT_EXECUTED
+from workers.artifacts.transcript import TranscriptHook
+from workers.sandbox.launcher import SandboxLauncher
+from workers.sandbox.sandbox import Sandbox
 
 pytestmark = pytest.mark.docker
 

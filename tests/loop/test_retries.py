@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import anthropic
 
-from scheduler.models import resolve_model
+from core.models import resolve_model
 from tests.conftest import free_port
 from tests.fake_api import FakeAnthropicAPI, error, reply, text, tool_use
 from tests.loop.conftest import FAST, MODEL, FakeClock, FakeSandbox, RecordingHooks, Runner, make_spec
-from workers.caching import CachePolicy, image_slots
-from workers.loop import LoopOptions, run_session
-from workers.retry import Backoff
+from workers.agent.caching import CachePolicy, image_slots
+from workers.agent.loop import LoopOptions, run_session
+from workers.agent.retry import Backoff
 
 
 def test_429_waits_exactly_as_long_as_retry_after_says(

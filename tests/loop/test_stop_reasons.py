@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import SandboxGoneError, ToolTimeoutError
 from tests.fake_api import FakeAnthropicAPI, Reply, reply, text, tool_use
 from tests.fake_usage import strip_markers
 from tests.loop.conftest import FakeSandbox, RecordingHooks, Runner, png
-from workers.errors import SandboxGoneError, ToolTimeoutError
-from workers.loop import CONTINUE_NUDGE
+from workers.agent.loop import CONTINUE_NUDGE
+from workers.agent.toolrun import CUT_OFF
 from workers.toolio import ToolOutput
-from workers.toolrun import CUT_OFF
 
 
 def last_user_blocks(api: FakeAnthropicAPI, index: int = -1) -> list[dict[str, Any]]:

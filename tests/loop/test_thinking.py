@@ -7,11 +7,11 @@ import json
 
 import anthropic
 
-from scheduler.models import ModelConfig
+from core.models import ModelConfig
 from tests.fake_api import FakeAnthropicAPI, redacted_thinking, reply, text, thinking, tool_use
 from tests.fake_usage import strip_markers
 from tests.loop.conftest import FAST, FakeClock, FakeSandbox, RecordingHooks, Runner, make_spec
-from workers.loop import run_session
+from workers.agent.loop import run_session
 
 SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+u//8+/==" * 3
 THOUGHT = (

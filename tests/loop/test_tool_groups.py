@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.models import TOOL_GROUPS
+from core.models import TOOL_GROUPS
 from tests.fake_api import FakeAnthropicAPI, reply, text
 from tests.loop.conftest import FakeSandbox, Runner
 

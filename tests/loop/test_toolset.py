@@ -8,8 +8,8 @@ from __future__ import annotations
 from tests.fake_api import FakeAnthropicAPI, reply, text, tool_use
 from tests.fake_usage import strip_markers
 from tests.loop.conftest import FakeSandbox, Runner
+from workers.agent.toolrun import NOT_EXECUTED
 from workers.toolio import ToolOutput
-from workers.toolrun import NOT_EXECUTED
 
 TOOLSET_MODEL = "claude-opus-4-8"
 TOOLSET = {"type": "computer_toolset_20260801"}

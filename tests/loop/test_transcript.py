@@ -12,9 +12,9 @@ from structlog.testing import capture_logs
 
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, error, reply, text, tool_use
 from tests.loop.conftest import DirSink, FakeSandbox, Runner
+from workers.artifacts.transcript import REDACTED, TranscriptHook
 from workers.hooks import HookChain
 from workers.toolio import ToolOutput
-from workers.transcript import REDACTED, TranscriptHook
 
 SECRET = "hunter2-Sup3rSecret"
 

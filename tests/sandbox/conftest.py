@@ -1,4 +1,4 @@
-"""Real sandboxes for the sandbox tests: the real image, started through workers/sandbox.py.
+"""Real sandboxes for the sandbox tests: the real image, started through workers/sandbox/.
 
 One desktop sandbox (1024x768) is shared by the whole area to keep the suite quick; tests that
 need a different screen or a fresh container start their own and stop it.
@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.settings import Settings
+from core.settings import Settings
 from tests.sandbox.desk import Desk, EventLog
-from workers.sandbox import Sandbox, SandboxLauncher
+from workers.sandbox.launcher import SandboxLauncher
+from workers.sandbox.sandbox import Sandbox
 
 pytestmark = pytest.mark.docker
 

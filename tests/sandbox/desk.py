@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from workers.sandbox import Sandbox
+from workers.sandbox.sandbox import Sandbox
 from workers.toolio import ToolOutput
 
 APPS = Path(__file__).parent / "apps"

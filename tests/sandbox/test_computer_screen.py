@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.sandbox.desk import TOOLSET, Desk, EventLog, image_of
-from workers.sandbox import SandboxLauncher
+from workers.sandbox.launcher import SandboxLauncher
 
 pytestmark = pytest.mark.docker
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.sandbox.desk import Desk
-from workers.sandbox import SandboxLauncher
+from workers.sandbox.launcher import SandboxLauncher
 
 pytestmark = pytest.mark.docker
 

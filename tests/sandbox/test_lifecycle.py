@@ -1,4 +1,4 @@
-"""Starting, talking to, breaking and stopping sandboxes through workers/sandbox.py."""
+"""Starting, talking to, breaking and stopping sandboxes through workers/sandbox/."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from pathlib import Path
 import docker.errors
 import pytest
 
+from core.errors import SandboxError, SandboxGoneError, SandboxStartError, ToolTimeoutError
+from core.settings import Settings
 from sandbox_image.executor import protocol
 from sandbox_image.start import clear_stale_lock
-from scheduler.settings import Settings
 from tests.sandbox.desk import Desk, image_of
-from workers.errors import SandboxError, SandboxGoneError, SandboxStartError, ToolTimeoutError
-from workers.sandbox import Sandbox, SandboxLauncher
+from workers.sandbox.launcher import SandboxLauncher
+from workers.sandbox.sandbox import Sandbox
 
 SCREENSHOT = ({"type": "computer_20250124", "name": "computer"}, {"action": "screenshot"})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.settings import Settings
+from core.settings import Settings
 from tests.sandbox.desk import Desk
 
 pytestmark = pytest.mark.docker

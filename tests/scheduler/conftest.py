@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from scheduler import broker
-from scheduler.settings import Settings
+from core import broker
+from core.settings import Settings
 from scheduler.taskfile import Checks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ import pytest
 import redis as redis_lib
 from pydantic import SecretStr
 
-from scheduler import records
+from core import records
+from core.settings import Settings
 from scheduler.api import make_server
-from scheduler.settings import Settings
 from tests.conftest import free_port, wait_for_port
 from tests.scheduler.conftest import ROOT, queued_messages
 

@@ -20,9 +20,9 @@ import pytest
 import redis as redis_lib
 import structlog
 
-from scheduler import broker, events, records
+from core import broker, events, records
+from core.settings import Settings
 from scheduler.cli import main
-from scheduler.settings import Settings
 from tests.conftest import free_port
 from tests.scheduler.conftest import EXAMPLE_BATCH, ROOT, queued_messages, write
 

@@ -14,8 +14,9 @@ import pytest
 import redis as redis_lib
 from celery import Celery
 
-from scheduler import broker, cron, records
-from scheduler.settings import Settings
+from core import broker, records
+from core.settings import Settings
+from scheduler import cron
 from scheduler.yamlfile import InvalidFile
 from tests.scheduler.conftest import EXAMPLE_BATCH, EXAMPLE_SCHEDULES, queued_messages, write
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from scheduler import broker, inputs, records
+from core import broker, inputs, records
+from core.settings import Settings
 from scheduler.enqueue import EnqueueError, enqueue, new_run_id
-from scheduler.settings import Settings
 from scheduler.taskfile import Checks, load_file
 from tests.conftest import free_port
 from tests.scheduler.conftest import EXAMPLE_BATCH, queued_messages

@@ -11,8 +11,8 @@ import pytest
 import redis as redis_lib
 from structlog.testing import capture_logs
 
-from scheduler import events, inputs, records
-from scheduler.spec import TaskSpec
+from core import events, inputs, records
+from core.spec import TaskSpec
 
 SPEC = TaskSpec.model_validate(
     {

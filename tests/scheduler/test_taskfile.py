@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.settings import Settings
+from core.settings import Settings
 from scheduler.taskfile import Checks, load_file, load_files, load_text
 from scheduler.yamlfile import InvalidFile
 from tests.scheduler.conftest import EXAMPLE_BATCH, ROOT, write

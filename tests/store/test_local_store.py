@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.settings import Settings
-from workers.artifacts import RunArtifacts, artifact_prefix, verify
-from workers.store import LocalStore, build_store
+from core.settings import Settings
+from workers.artifacts.attempt import RunArtifacts, artifact_prefix, verify
+from workers.artifacts.build import build_store
+from workers.artifacts.store import LocalStore
 
 
 def sha(data: bytes) -> str:

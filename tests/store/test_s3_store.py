@@ -7,12 +7,13 @@ import json
 
 import pytest
 
-from scheduler.settings import Settings
+from core.errors import StoreError
+from core.settings import Settings
 from tests.ceph import CephS3
-from workers.artifacts import RunArtifacts, artifact_prefix, verify
-from workers.errors import StoreError
-from workers.spool import SpoolingStore
-from workers.store import S3Store, build_store
+from workers.artifacts.attempt import RunArtifacts, artifact_prefix, verify
+from workers.artifacts.build import build_store
+from workers.artifacts.s3 import S3Store
+from workers.artifacts.spool import SpoolingStore
 
 pytestmark = pytest.mark.s3
 

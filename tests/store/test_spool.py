@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import StoreError
 from tests.ceph import CephS3
-from workers.artifacts import RunArtifacts, verify
-from workers.errors import StoreError
-from workers.spool import SpoolingStore
-from workers.store import OCTET, LocalStore
+from workers.artifacts.attempt import RunArtifacts, verify
+from workers.artifacts.spool import SpoolingStore
+from workers.artifacts.store import OCTET, LocalStore
 
 
 class SwitchableStore(LocalStore):

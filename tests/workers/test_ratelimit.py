@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 
-from workers.ratelimit import Limits, RateLimiter
+from workers.fleet.ratelimit import Limits, RateLimiter
 
 
 def test_unlimited_never_touches_redis_or_waits(redis_client: redis.Redis) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler.spec import TaskSpec
+from core.spec import TaskSpec
+from workers.agent.script import run_script
 from workers.hooks import Hooks
-from workers.script import run_script
 from workers.toolio import ToolOutput
 
 

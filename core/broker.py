@@ -1,0 +1,81 @@
+"""The broker contract the scheduler (producer) and the workers (consumer) share.
+
+Both sides must build their Celery app with the same transport options (workers/app.py sets the
+same priority steps): kombu's Redis transport routes a message to a per-priority list chosen from
+``priority_steps`` on the producer side, and the consumer polls the same lists. Redis serves lower
+numbers first (0 = most urgent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from celery import Celery
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from core.settings import Settings
+
+RUN_TASK = "nightshift.run"
+FIRE_SCHEDULE_TASK = "nightshift.fire_schedule"
+PRIORITY_STEPS = list(range(10))
+QUEUE_SEP = "\x06\x16"  # kombu's default separator between a queue name and its priority step
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    return {
+        # Above the longest hard time limit, so a healthy long run is never delivered twice.
+        "visibility_timeout": settings.visibility_timeout_s,
+        "priority_steps": PRIORITY_STEPS,
+        "queue_order_strategy": "priority",
+    }
+
+
+def connect_redis(settings: Settings) -> redis.Redis:
+    """The Redis client for run records, events, leases and limits. redis-py's own retry with
+    exponential backoff (~13 s in all) carries every call across a Redis restart, so a run in
+    flight does not die on a progress write while Redis comes back from its AOF."""
+    return redis.Redis.from_url(
+        settings.redis_url,
+        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=10),
+        retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+        health_check_interval=30,
+    )
+
+
+def time_limits(max_wall_s: float, settings: Settings) -> dict[str, float]:
+    """Celery's soft and hard time limits for one run, derived from its wall-clock budget. The
+    loop stops itself at ``max_wall_s``; the soft limit (+grace) interrupts a run stuck past it so
+    the worker still records the outcome and removes the container; the hard limit (+2x grace)
+    kills the pool process. ``workers/app.py`` checks the visibility timeout exceeds the longest."""
+    soft = min(max_wall_s, settings.max_wall_s_cap) + settings.time_limit_grace_s
+    return {"soft_time_limit": soft, "time_limit": soft + settings.time_limit_grace_s}
+
+
+def send_run(celery_app: Celery, settings: Settings, run_id: str, priority: int, max_wall_s: float) -> None:
+    """Send ``nightshift.run`` by name: the one place a run message is built."""
+    celery_app.send_task(RUN_TASK, args=[run_id], queue=settings.queue_name, priority=priority,
+                         **time_limits(max_wall_s, settings))
+
+
+def make_celery(settings: Settings, name: str = "nightshift-scheduler") -> Celery:
+    """A producer-only Celery app: it sends tasks by name and never imports ``workers``."""
+    app = Celery(name, broker=settings.redis_url, set_as_current=False)
+    app.conf.broker_transport_options = transport_options(settings)
+    app.conf.task_default_queue = settings.queue_name
+    app.conf.broker_connection_retry_on_startup = True
+    return app
+
+
+def queue_keys(settings: Settings) -> list[str]:
+    """The Redis lists holding the queue's pending messages (one per priority step)."""
+    name = settings.queue_name
+    return [name if step == 0 else f"{name}{QUEUE_SEP}{step}" for step in PRIORITY_STEPS]
+
+
+def queue_depth(redis: Any, settings: Settings) -> int:
+    with redis.pipeline(transaction=False) as pipe:
+        for key in queue_keys(settings):
+            pipe.llen(key)
+        return int(sum(pipe.execute()))

@@ -1,0 +1,70 @@
+"""The event stream of each run: state transitions (written by ``records.transition`` in the same
+atomic step) and progress lines (one per step, rate-limit waits, cancel requests) written by the
+worker. ``nightshift run --wait`` follows it with a blocking XREAD.
+
+Every entry holds one field ``e``: a JSON object with at least ``type`` and ``at`` (epoch seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+
+from core import keys
+
+DEFAULT_MAX_LEN = 10_000  # entries kept per run (approximate trimming)
+
+
+@dataclass(frozen=True)
+class Event:
+    run_id: str
+    id: str  # the stream entry id; pass it back as the cursor to read what came after
+    data: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("type", ""))
+
+
+def add_to(redis: Redis, run_id: str, event: Mapping[str, Any], max_len: int = DEFAULT_MAX_LEN) -> None:
+    """XADD one event (works on a pipeline too)."""
+    payload = json.dumps(dict(event), separators=(",", ":"), default=str)
+    redis.xadd(keys.run_events(run_id), {"e": payload}, maxlen=max_len, approximate=True)
+
+
+def append(redis: Redis, run_id: str, type: str, **fields: Any) -> None:
+    """Append a progress event, e.g. ``append(r, run_id, "step", step=3, text="computer: click")``."""
+    add_to(redis, run_id, {"type": type, "at": time.time(), **fields})
+
+
+def read(redis: Redis, run_id: str, after: str = "0", count: int = 1000) -> list[Event]:
+    """Events after the cursor, oldest first, without blocking."""
+    return follow(redis, {run_id: after}, block_ms=None, count=count)
+
+
+def follow(
+    redis: Redis, cursors: Mapping[str, str], block_ms: int | None = 1000, count: int = 1000
+) -> list[Event]:
+    """Events after each run's cursor (run id -> entry id, "0" for the start), blocking up to
+    ``block_ms`` for the first one. Returns [] on timeout."""
+    if not cursors:
+        return []
+    streams = {keys.run_events(run_id): cursor for run_id, cursor in cursors.items()}
+    by_key = {keys.run_events(run_id): run_id for run_id in cursors}
+    reply: Any = redis.xread(streams, count=count, block=block_ms)  # type: ignore[arg-type]
+    found: list[Event] = []
+    for key, entries in reply or []:
+        run_id = by_key[key.decode() if isinstance(key, bytes) else key]
+        found += [_event(run_id, entry_id, values) for entry_id, values in entries]
+    return found
+
+
+def _event(run_id: str, entry_id: bytes | str, values: Mapping[Any, Any]) -> Event:
+    raw = values.get(b"e", values.get("e", b"{}"))
+    data = json.loads(raw)
+    return Event(run_id, entry_id.decode() if isinstance(entry_id, bytes) else entry_id, data)

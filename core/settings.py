@@ -1,0 +1,97 @@
+"""The one typed settings object. Every field can be set from the environment as NIGHTSHIFT_<NAME>.
+
+Units live in the names (``_s``, ``_mb``, ``_usd``). Secrets are ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NIGHTSHIFT_", extra="ignore")
+
+    # --- Redis / Celery -------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "nightshift"
+    worker_concurrency: int = Field(8, ge=1, description="~8 active sandboxes per 2 cores")
+    # Above the longest hard time limit (max_wall_s cap + grace) so a healthy run is never
+    # redelivered while it is still running.
+    visibility_timeout_s: int = 7200
+    max_wall_s_cap: int = 5400
+    time_limit_grace_s: int = 120
+    lease_ttl_s: int = 60
+    # Attempts for infrastructure failures that core.errors.is_retryable deems transient
+    # (a sandbox that would not start, ...); tool and model failures are never retried this way.
+    max_attempts: int = Field(3, ge=1)
+    retry_delay_s: float = 10.0
+
+    # --- Artifact store ----------------------------------------------------------------------------
+    store: Literal["local", "s3"] = "local"
+    artifacts_dir: Path = Path("artifacts")
+    spool_dir: Path = Path("var/spool")
+    s3_bucket: str = "nightshift"
+    s3_prefix: str = "runs"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    # --- Sandbox -----------------------------------------------------------------------------------
+    docker_url: str | None = None  # None: the environment's DOCKER_HOST or the local socket
+    sandbox_image: str = "nightshift-sandbox:latest"
+    sandbox_socket_dir: Path = Path("/tmp/nightshift-sockets")
+    sandbox_memory_mb: int = 2048
+    sandbox_cpus: float = 1.0
+    sandbox_pids_limit: int = 1024
+    sandbox_tmpfs_mb: int = 512
+    sandbox_start_timeout_s: float = 30.0
+    sandbox_ready_timeout_s: float = 20.0
+    tool_timeout_s: float = 180.0
+
+    # --- Model API ---------------------------------------------------------------------------------
+    api_provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = None
+    api_max_retries: int = 6
+    api_timeout_s: float = 600.0
+    default_model: str = "claude-sonnet-4-6"
+    # text_editor_20250728's max_characters (truncation of `view`); None: the executor's default.
+    editor_max_characters: int | None = Field(None, ge=1)
+    # Extra or overriding model configs / prices, merged over the built-in tables (JSON in env).
+    model_configs: dict[str, dict[str, Any]] = {}
+    model_prices: dict[str, dict[str, float]] = {}
+
+    # --- Fleet-wide API rate limits (0 = unlimited) ------------------------------------------------
+    rate_requests_per_min: int = 0
+    rate_input_tokens_per_min: int = 0
+    rate_output_tokens_per_min: int = 0
+
+    # --- Cron and housekeeping -------------------------------------------------------------------------
+    schedules_file: Path | None = None
+    reaper_interval_s: float = 60.0
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # --- Scheduler side: enqueue limits, run events, HTTP API, S3 client, spool ----------------------
+    # (added with scheduler/records, enqueue, api and workers/store; existing fields above unchanged)
+    input_file_max_mb: float = Field(25, gt=0, description="per input file, stored in Redis")
+    input_run_max_mb: float = Field(50, gt=0, description="all input files of one run")
+    check_secrets: bool = Field(True, description="enqueue refuses tasks whose secrets are unset here")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8707
+    api_token: SecretStr | None = None  # when set, the HTTP API wants "Authorization: Bearer <token>"
+    api_max_body_kb: int = 1024
+    s3_connect_timeout_s: float = 5.0
+    s3_read_timeout_s: float = 30.0
+    s3_max_attempts: int = Field(3, ge=1, description="botocore attempts before the spool takes over")
+    spool_flush_interval_s: float = Field(15.0, gt=0, description="background upload of spooled objects")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once per process (call it from main, never at import time)."""
+    return Settings(**overrides)

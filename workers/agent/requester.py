@@ -1,0 +1,116 @@
+"""Sending one Messages API request: retries with backoff for what ``is_retryable`` allows, every
+wait reported through ``hooks.on_wait`` and bounded by the run's wall-clock deadline, and one
+repair attempt when the API rejects the request's images.
+
+The client is built with ``max_retries=0``: every wait is ours, so it is visible, cancellable and
+counted against ``max_wall_s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import structlog
+
+from core.errors import (
+    INVALID_RESPONSE,
+    ModelAPIError,
+    api_error_message,
+    is_image_rejection,
+    is_retryable,
+)
+from workers.agent.retry import Backoff
+from workers.clock import Clock
+from workers.hooks import Hooks
+
+MIN_TIMEOUT_S = 1.0
+
+
+class StopRun(Exception):
+    """Ends the run with a terminal state; raised from deep inside a step, caught by the loop."""
+
+    def __init__(self, state: str, stop_reason: str, error: str | None = None) -> None:
+        super().__init__(stop_reason)
+        self.state = state
+        self.stop_reason = stop_reason
+        self.error = error
+
+
+@dataclass
+class Requester:
+    client: Any  # anthropic.Anthropic | AnthropicBedrock | AnthropicVertex
+    hooks: Hooks
+    clock: Clock
+    backoff: Backoff
+    deadline: float  # clock.monotonic() value at which max_wall_s is used up
+    timeout_s: float
+    log: Any = None
+
+    def send(
+        self, step: int, build: Callable[[], dict[str, Any]], repair: Callable[[], bool]
+    ) -> tuple[dict[str, Any], float]:
+        """The response body and the model time in ms. ``build`` makes the request kwargs (again
+        after a repair); ``repair`` prunes or shrinks images and says whether anything changed."""
+        retry, repaired = 0, False
+        while True:
+            request = build()
+            self.hooks.on_request(step, request)
+            began = self.clock.monotonic()
+            try:
+                return self._create(request), (self.clock.monotonic() - began) * 1000
+            except Exception as exc:  # every failure is classified below, none escapes unclassified
+                if is_image_rejection(exc) and not repaired:
+                    repaired = True
+                    if repair():
+                        self._warn("images rejected; pruned/downscaled and retrying", exc)
+                        continue
+                retry += 1
+                self._wait_or_stop(retry, exc)
+
+    def _create(self, request: dict[str, Any]) -> dict[str, Any]:
+        messages = self.client.beta.messages if "betas" in request else self.client.messages
+        timeout = max(MIN_TIMEOUT_S, min(self.timeout_s, self.deadline - self.clock.monotonic()))
+        raw = messages.with_raw_response.create(**request, timeout=timeout)
+        try:
+            body = raw.json()
+        except ValueError as exc:
+            message = "the API answered with a body that is not JSON"
+            raise ModelAPIError(message, kind=INVALID_RESPONSE) from exc
+        if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+            raise ModelAPIError("the API answered without a content list", kind=INVALID_RESPONSE)
+        return body
+
+    def _wait_or_stop(self, retry: int, exc: Exception) -> None:
+        message = describe(exc)
+        if not is_retryable(exc):
+            raise StopRun("failed", "api_error", message) from exc
+        if retry >= self.backoff.max_attempts:
+            raise StopRun("failed", "api_error", f"gave up after {retry} attempts: {message}") from exc
+        wait_s = self.backoff.delay_s(retry, exc)
+        if self.clock.monotonic() + wait_s >= self.deadline:
+            raise StopRun("budget_exhausted", "budget: max_wall_s", f"while retrying: {message}") from exc
+        reason = self.hooks.cancel_requested()
+        if reason:
+            raise StopRun("cancelled", reason) from exc
+        self._warn(f"retrying in {wait_s:.2f}s", exc)
+        self.hooks.on_wait(f"api retry {retry}: {message}", wait_s)
+        self.clock.sleep(wait_s)
+
+    def _warn(self, event: str, exc: Exception) -> None:
+        log = self.log or structlog.get_logger("nightshift.loop")
+        log.warning(event, error=describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming the failure: HTTP status and error type with the API's own message."""
+    if isinstance(exc, anthropic.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error")
+        kind = (error.get("type") if isinstance(error, dict) else None) or type(exc).__name__
+        return f"HTTP {exc.status_code} {kind}: {api_error_message(exc)}"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"

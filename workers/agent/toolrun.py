@@ -1,0 +1,109 @@
+"""One turn's tool calls: run every ``tool_use`` block in order through the sandbox and answer all
+of them, with matching ids, in one list of ``tool_result`` blocks.
+
+Toolset batches (``computer_toolset_20260801``): members run in order with no screenshot except
+after the last member; the first failing member halts the batch and every later member is
+answered with ``NOT_EXECUTED``. bash and editor calls in the same turn run normally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workers.agent.blocks import tool_result
+from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, infeasible_reason
+from workers.agent.toolspec import ToolSpec, is_toolset_member
+from workers.clock import Clock
+from workers.hooks import Hooks
+from workers.toolio import ToolExecutor, ToolOutput
+
+NOT_EXECUTED = "Not executed: an earlier computer action in this turn failed."
+CUT_OFF = (
+    "This tool call was cut off because your response reached the max_tokens limit, so it was "
+    "not executed. Send it again as a shorter call (for example, type long text in several "
+    "smaller calls)."
+)
+NOT_AN_OBJECT = "Tool input must be a JSON object."
+
+
+@dataclass
+class Turn:
+    """What one turn of tool calls produced."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    calls: int = 0
+    tools_ms: float = 0.0
+    submitted: bool = False  # a valid submit_result ended the task
+    answer: Any = None
+    infeasible: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.submitted or self.infeasible is not None
+
+
+class ToolRunner:
+    def __init__(self, spec: ToolSpec, sandbox: ToolExecutor, hooks: Hooks, clock: Clock) -> None:
+        self.spec = spec
+        self.sandbox = sandbox
+        self.hooks = hooks
+        self.clock = clock
+
+    def run_turn(self, step: int, blocks: list[dict[str, Any]], *, cut_off_id: str | None = None) -> Turn:
+        """Answer every block; ``cut_off_id`` names a half-written call that must not run.
+        Sandbox infrastructure errors (``core.errors.SandboxError``) propagate to the loop."""
+        turn = Turn()
+        last_member = _last_member_id([b for b in blocks if b.get("id") != cut_off_id])
+        halted = False
+        for block in blocks:
+            if block.get("id") == cut_off_id or (halted and is_toolset_member(block)):
+                output = ToolOutput.error(CUT_OFF if block.get("id") == cut_off_id else NOT_EXECUTED)
+                self.hooks.on_tool_result(step, block, output, 0.0)
+            else:
+                output = self._call(step, block, turn, screenshot_last=block.get("id") == last_member)
+                halted = halted or (output.is_error and is_toolset_member(block))
+            if turn.finished:
+                break
+            turn.results.append(tool_result(block, output))
+        return turn
+
+    def _call(self, step: int, block: dict[str, Any], turn: Turn, *, screenshot_last: bool) -> ToolOutput:
+        began = self.clock.monotonic()
+        output = self._dispatch(block, turn, screenshot_last)
+        elapsed_ms = (self.clock.monotonic() - began) * 1000
+        turn.tools_ms += elapsed_ms
+        turn.calls += 1
+        self.hooks.on_tool_result(step, block, output, elapsed_ms)
+        return output
+
+    def _dispatch(self, block: dict[str, Any], turn: Turn, screenshot_last: bool) -> ToolOutput:
+        name, tool_input = block.get("name"), block.get("input")
+        if self.spec.contract is not None and name in (SUBMIT_RESULT, DECLARE_INFEASIBLE):
+            return self._structured(name, tool_input, turn)
+        tool = self.spec.route(block)
+        if tool is None:
+            return ToolOutput.error(f"Tool {name} is invalid")
+        if not isinstance(tool_input, dict):
+            return ToolOutput.error(NOT_AN_OBJECT)
+        screenshot = screenshot_last if is_toolset_member(block) else None
+        return self.sandbox.call(tool, tool_input, screenshot=screenshot)
+
+    def _structured(self, name: str, tool_input: Any, turn: Turn) -> ToolOutput:
+        assert self.spec.contract is not None
+        if name == DECLARE_INFEASIBLE:
+            reason = infeasible_reason(tool_input)
+            if reason is None:
+                return ToolOutput.error("declare_infeasible needs a non-empty `reason`.")
+            turn.infeasible = reason
+            return ToolOutput(text="Task declared infeasible.")
+        answer, problem = self.spec.contract.validate(tool_input)
+        if problem is not None:
+            return ToolOutput.error(problem)
+        turn.submitted, turn.answer = True, answer
+        return ToolOutput(text="Result accepted.")
+
+
+def _last_member_id(blocks: list[dict[str, Any]]) -> str | None:
+    members = [block.get("id") for block in blocks if is_toolset_member(block)]
+    return members[-1] if members else None

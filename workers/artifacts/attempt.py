@@ -1,0 +1,134 @@
+"""One run attempt's artifacts under one prefix: ``runs/<run id>/attempt-<n>/``.
+
+``RunArtifacts`` is the ``ArtifactSink`` (workers/artifacts/sink.py) the transcript writer uses. Objects are
+written as the run goes, so a crash loses at most the step in flight:
+
+- ``put`` writes an object at once (screenshots, reports).
+- ``append_line`` keeps the text object in memory and re-puts it whole after every line. One
+  ``transcript.jsonl`` is simpler to audit than numbered chunks, and transcripts hold no base64
+  (screenshots are separate objects), so re-putting stays cheap.
+- ``manifest.json`` lists every object (name under the prefix, full store key, size, SHA-256).
+  It is rewritten after each object (``"complete": false``) and last of all by ``finalize``
+  (``"complete": true``), after ``result.json``.
+
+A redelivered run writes under ``attempt-<n+1>/``; the dead attempt's objects stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from typing import Any
+
+from core.settings import Settings
+from workers.artifacts.store import ArtifactStore
+
+MANIFEST = "manifest.json"
+RESULT = "result.json"
+_TEXT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", ".html": "text/html"}
+
+
+def artifact_prefix(run_id: str, attempt: int, root: str = "runs") -> str:
+    root = root.strip("/")
+    return f"{root}/{run_id}/attempt-{attempt}/" if root else f"{run_id}/attempt-{attempt}/"
+
+
+def text_content_type(name: str) -> str:
+    for suffix, content_type in _TEXT_TYPES.items():
+        if name.endswith(suffix):
+            return content_type
+    return "text/plain; charset=utf-8"
+
+
+class RunArtifacts:
+    """Writes one attempt's objects and keeps its manifest. Thread-safe."""
+
+    def __init__(self, store: ArtifactStore, prefix: str, *, live_manifest: bool = True) -> None:
+        self.store = store
+        self.prefix = prefix if prefix.endswith("/") else prefix + "/"
+        self.live_manifest = live_manifest
+        self._objects: dict[str, dict[str, Any]] = {}
+        self._lines: dict[str, bytearray] = {}
+        self._lock = threading.Lock()
+        self._started = time.time()
+
+    @classmethod
+    def for_attempt(cls, store: ArtifactStore, settings: Settings, run_id: str, attempt: int) -> RunArtifacts:
+        """The run's prefix under ``settings.s3_prefix`` (default ``runs``), for both stores."""
+        return cls(store, artifact_prefix(run_id, attempt, settings.s3_prefix))
+
+    def url(self, name: str = "") -> str:
+        """Where a human finds the attempt's artifacts (or one object of it)."""
+        return self.store.url(self.prefix + name)
+
+    # --- the ArtifactSink protocol ---------------------------------------------------------------
+
+    def put(self, name: str, data: bytes, content_type: str) -> None:
+        with self._lock:
+            self._write(name, data, content_type)
+            if self.live_manifest:
+                self._write_manifest(complete=False)
+
+    def append_line(self, name: str, line: str) -> None:
+        if "\n" in line:
+            raise ValueError("append_line takes one line without newlines")
+        with self._lock:
+            buffer = self._lines.setdefault(name, bytearray())
+            buffer += line.encode() + b"\n"
+            self._write(name, bytes(buffer), text_content_type(name))
+            if self.live_manifest:
+                self._write_manifest(complete=False)
+
+    # --- the end of the attempt ------------------------------------------------------------------
+
+    def finalize(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Write ``result.json``, then ``manifest.json`` last; returns the manifest."""
+        data = json.dumps(result, indent=2, sort_keys=True, default=str).encode()
+        with self._lock:
+            self._write(RESULT, data, "application/json")
+            return self._write_manifest(complete=True)
+
+    def manifest(self, complete: bool = False) -> dict[str, Any]:
+        objects = [{"name": name, **meta} for name, meta in sorted(self._objects.items())]
+        return {
+            "prefix": self.prefix,
+            "complete": complete,
+            "started_at": self._started,
+            "written_at": time.time(),
+            "objects": objects,
+        }
+
+    def _write(self, name: str, data: bytes, content_type: str) -> None:
+        if name == MANIFEST:
+            raise ValueError("manifest.json is written by RunArtifacts itself")
+        self.store.put(self.prefix + name, data, content_type)
+        self._objects[name] = {
+            "key": self.prefix + name,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "content_type": content_type,
+        }
+
+    def _write_manifest(self, complete: bool) -> dict[str, Any]:
+        manifest = self.manifest(complete)
+        data = json.dumps(manifest, indent=2).encode()
+        self.store.put(self.prefix + MANIFEST, data, "application/json")
+        return manifest
+
+
+def verify(store: ArtifactStore, prefix: str) -> list[str]:
+    """An auditor's check: every object the manifest lists exists with its size and SHA-256.
+    Returns the problems found (empty: nothing changed or lost)."""
+    manifest = json.loads(store.get(prefix + MANIFEST))
+    problems = []
+    for entry in manifest["objects"]:
+        try:
+            data = store.get(prefix + entry["name"])
+        except KeyError:
+            problems.append(f"{entry['name']}: missing")
+            continue
+        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            problems.append(f"{entry['name']}: size or SHA-256 differs from the manifest")
+    return problems

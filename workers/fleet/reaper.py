@@ -1,0 +1,110 @@
+"""Housekeeping: remove sandbox containers nobody runs any more, and resume runs whose worker died.
+
+Two halves, because containers are per machine and runs are fleet-wide:
+- ``reap_containers`` (every worker's main process, on a timer): removes local sandboxes whose run
+  is finished, past its deadline, or orphaned (no live lease: its worker died).
+- ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
+  ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
+  about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import docker
+import structlog
+from docker.errors import APIError, NotFound
+
+from core.broker import send_run
+from core.records import Records
+from core.settings import Settings
+from workers.fleet.lease import lease_held
+from workers.runtime import Runtime
+
+RUN_LABEL = "nightshift.run_id"
+# Containers carry the fleet (queue) they belong to: a reaper only ever touches its own fleet's
+# sandboxes, never those of another fleet (or a test) sharing the Docker engine.
+FLEET_LABEL = "nightshift.fleet"
+log = structlog.get_logger("nightshift.reaper")
+
+
+def _why_remove(container: Any, records: Records, redis_client: Any, now: float) -> str | None:
+    labels = container.labels
+    run_id = labels.get(RUN_LABEL, "")
+    if float(labels.get("nightshift.deadline", "inf")) < now:
+        return "past its deadline"
+    record = records.find(run_id)
+    if record is None:
+        return "run unknown"
+    if record.is_terminal:
+        return f"run {record.state}"
+    if not lease_held(redis_client, run_id):
+        return "no live lease (worker gone)"
+    if labels.get("nightshift.attempt") != str(record.attempt):
+        return "stale attempt"
+    return None
+
+
+def reap_containers(
+    docker_client: docker.DockerClient, records: Records, redis_client: Any, fleet: str
+) -> int:
+    removed = 0
+    now = time.time()
+    mine = {"label": [RUN_LABEL, f"{FLEET_LABEL}={fleet}"]}
+    for container in docker_client.containers.list(all=True, filters=mine):
+        reason = _why_remove(container, records, redis_client, now)
+        if reason is None:
+            continue
+        try:
+            container.remove(force=True)
+            removed += 1
+            log.info("container removed", container=container.short_id,
+                     run_id=container.labels.get(RUN_LABEL), reason=reason)
+        except (NotFound, APIError):
+            continue
+    return removed
+
+
+def resume_orphans(records: Records, redis_client: Any, app: Any, settings: Settings) -> int:
+    resumed = 0
+    for record in records.list(states=("starting", "running")):
+        if lease_held(redis_client, record.run_id):
+            continue
+        max_wall_s = float(record.spec.get("budgets", {}).get("max_wall_s", settings.max_wall_s_cap))
+        send_run(app, settings, record.run_id, record.priority, max_wall_s)
+        records.event(record.run_id, "resumed", reason="worker gone", attempt=record.attempt)
+        log.warning("run resumed", run_id=record.run_id, attempt=record.attempt)
+        resumed += 1
+    return resumed
+
+
+def reap_once(rt: Runtime, app: Any) -> dict[str, int]:
+    resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
+    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
+    return {"resumed": resumed, "removed": removed}
+
+
+class ContainerReaper:
+    """A daemon timer in each worker's main process: local containers are this machine's job."""
+
+    def __init__(self, rt: Runtime, interval_s: float) -> None:
+        self.rt = rt
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="nightshift-reaper", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
+            except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
+                log.warning("reaper pass failed", error=str(exc))
+            self._stop.wait(self.interval_s)

@@ -1,0 +1,83 @@
+"""One framed connection to the in-sandbox executor over its unix socket
+(protocol: sandbox_image/executor/protocol.py). It knows nothing of containers."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from pathlib import Path
+from typing import Any
+
+from sandbox_image.executor import protocol
+
+
+class Channel:
+    """One framed connection to the executor (reconnects lazily after a failure)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock: socket.socket | None = None
+        self._ids = 0
+        self.interrupted = False  # close() was called while a request may have been in flight
+        self.finished = False  # closed for good (the sandbox was stopped): never reconnect
+        self.busy = False  # a request is in flight on some thread
+
+    def connect(self, timeout_s: float) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout_s)
+        try:
+            sock.connect(str(self.path))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+    def close(self) -> None:
+        """Close the channel. Only from the thread that owns the call (see ``interrupt``)."""
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def interrupt(self) -> None:
+        """From another thread (a cancel): wake a call blocked on the channel. shutdown() wakes a
+        blocked recv; the fd is NOT closed here, because a closed fd number can be reused at once
+        (the Docker client opening a connection) under the blocked call, which would then wait on
+        someone else's socket. The owning thread closes it when its call fails."""
+        self.finished = True
+        sock = self.sock
+        if sock is not None:
+            self.interrupted = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def request(
+        self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None
+    ) -> tuple[dict[str, Any], bytes | None]:
+        """Send one request and read its reply (and image frame). Raises OSError/ProtocolError."""
+        self.busy, self.interrupted = True, False
+        try:
+            return self._exchange(message, timeout_s, payload)
+        finally:
+            self.busy = False
+
+    def _exchange(
+        self, message: dict[str, Any], timeout_s: float, payload: bytes | None
+    ) -> tuple[dict[str, Any], bytes | None]:
+        if self.finished:
+            raise protocol.ProtocolError("channel closed for good: the sandbox was stopped")
+        if self.sock is None:
+            self.connect(timeout_s)
+        assert self.sock is not None
+        self._ids += 1
+        message = {**message, "id": str(self._ids)}
+        self.sock.settimeout(timeout_s)
+        protocol.send_json(self.sock, message)
+        if payload is not None:
+            protocol.send_frame(self.sock, payload)
+        reply = protocol.recv_json(self.sock)
+        image = protocol.recv_frame(self.sock) if reply.get("image") else None
+        if reply.get("id") != message["id"]:
+            raise protocol.ProtocolError(f"reply id {reply.get('id')!r} != request id {message['id']!r}")
+        return reply, image

@@ -1,0 +1,173 @@
+"""The worker's side of one running sandbox: its executor channel, tool calls, file placement, stop.
+
+Started by ``SandboxLauncher`` (workers/sandbox/launcher.py). Failures are typed (core.errors):
+SandboxStartError, SandboxGoneError, ToolTimeoutError. Tool mistakes are ToolOutput errors.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from core.errors import SandboxError, SandboxGoneError, SandboxStartError, ToolTimeoutError
+from core.settings import Settings
+from sandbox_image.executor import protocol
+from workers.sandbox.channel import Channel
+from workers.sandbox.status import container_status, settled_status, tail_logs
+from workers.toolio import ToolOutput
+
+CONNECT_BACKOFF_S = (0.005, 0.01, 0.02, 0.05)
+STATUS_CHECK_INTERVAL_S = 0.5
+
+
+def _call_timeout(settings: Settings, tool_input: Any) -> float:
+    """The worker-side deadline: the tool timeout, plus any duration the call asks to wait/hold."""
+    duration = tool_input.get("duration") if isinstance(tool_input, dict) else None
+    extra = float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else 0.0
+    return settings.tool_timeout_s + max(0.0, min(extra, 600.0))
+
+
+class Sandbox:
+    """A running sandbox container and its executor channel (implements ToolExecutor)."""
+
+    def __init__(self, container: Any, socket_dir: Path, settings: Settings) -> None:
+        self.container = container
+        self.container_id: str = container.id
+        self.socket_dir = socket_dir
+        self.settings = settings
+        self.channel = Channel(socket_dir / protocol.SOCKET_NAME)
+        self.info: dict[str, Any] = {}
+        self._stopped = False
+        self._removed = False
+
+    # --- ToolExecutor ------------------------------------------------------------------------------
+    @property
+    def api_size(self) -> tuple[int, int]:
+        width, height = self.info.get("api_size") or self.hello()["api_size"]
+        return int(width), int(height)
+
+    @property
+    def screen_size(self) -> tuple[int, int]:
+        width, height = self.info.get("screen_size") or self.hello()["screen_size"]
+        return int(width), int(height)
+
+    def call(self, tool: dict[str, Any], tool_input: Any, *, screenshot: bool | None = None) -> ToolOutput:
+        message: dict[str, Any] = {
+            "op": "call",
+            "tool": dict(tool),  # the whole definition: the editor reads its max_characters
+            "input": tool_input,
+            "screenshot": screenshot,
+        }
+        reply, image = self._request(message, _call_timeout(self.settings, tool_input))
+        media_type = (reply.get("image") or {}).get("media_type") if image is not None else None
+        return ToolOutput(
+            text=str(reply.get("text") or ""),
+            is_error=bool(reply.get("is_error")),
+            image=image,
+            media_type=media_type,
+            timings_ms=dict(reply.get("timings_ms") or {}),
+        )
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # --- other ops ---------------------------------------------------------------------------------
+    def hello(self, timeout_s: float | None = None) -> dict[str, Any]:
+        """Screen and API sizes, supported tool types, executor version (cached in ``info``)."""
+        timeout = self.settings.tool_timeout_s if timeout_s is None else timeout_s
+        reply, _ = self._request({"op": "hello"}, timeout)
+        self.info = dict(reply.get("data") or {})
+        return self.info
+
+    def wait_ready(self, timeout_s: float | None = None) -> dict[str, Any]:
+        """Wait for the window manager and the panel; SandboxStartError if they never come up."""
+        timeout = self.settings.sandbox_ready_timeout_s if timeout_s is None else timeout_s
+        reply, _ = self._request({"op": "wait_ready", "timeout_s": timeout}, timeout + 10)
+        if reply.get("is_error"):
+            raise SandboxStartError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        return dict(reply.get("data") or {})
+
+    def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
+        """Write ``data`` to ``path`` inside the sandbox (as the sandbox user)."""
+        message = {"op": "put_file", "path": path, "mode": mode, "size": len(data)}
+        reply, _ = self._request(message, self.settings.tool_timeout_s, payload=data)
+        if reply.get("is_error"):
+            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+
+    def stop(self) -> None:
+        """Remove the container and its socket directory; safe to call more than once, and
+        again after a failed removal (the Docker engine was busy): it retries the removal."""
+        self._stopped = True  # no new call from here on
+        self.channel.interrupt()  # wakes a call in flight on another thread; never reconnects
+        if not self.channel.busy:
+            self.channel.close()
+        if self._removed:
+            return
+        try:
+            self.container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+        self._removed = True
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+    # --- plumbing ----------------------------------------------------------------------------------
+    def _request(
+        self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None
+    ) -> tuple[dict[str, Any], bytes | None]:
+        if self._stopped:
+            raise SandboxGoneError(f"sandbox {self.container_id[:12]} was stopped")
+        try:
+            return self.channel.request(message, timeout_s, payload)
+        except TimeoutError as exc:
+            self.channel.close()  # the stream is out of step now: reconnect on the next call
+            raise ToolTimeoutError(
+                f"sandbox {self.container_id[:12]}: no reply to {message.get('op')} within {timeout_s:.0f}s"
+            ) from exc
+        except (OSError, protocol.ProtocolError) as exc:
+            if self.channel.interrupted:  # closed on purpose (cancel/stop) while this call waited
+                self.channel.close()
+                raise SandboxGoneError(
+                    f"sandbox {self.container_id[:12]}: channel closed by the worker"
+                ) from exc
+            self.channel.close()
+            status = settled_status(self.container)
+            raise SandboxGoneError(
+                f"sandbox {self.container_id[:12]}: executor channel broke ({exc}); {status.describe()}"
+            ) from exc
+
+    def connect(self, deadline: float) -> None:
+        """Connect to the executor as soon as its socket answers, or raise SandboxStartError."""
+        attempt, next_status_check = 0, time.monotonic() + STATUS_CHECK_INTERVAL_S
+        while True:
+            try:
+                self.channel.connect(max(0.1, deadline - time.monotonic()))
+                self.hello(max(1.0, deadline - time.monotonic()))
+                return
+            except (OSError, protocol.ProtocolError, SandboxError) as exc:
+                self.channel.close()
+                self._raise_if_hopeless(exc, deadline, time.monotonic() >= next_status_check)
+            if time.monotonic() >= next_status_check:
+                next_status_check = time.monotonic() + STATUS_CHECK_INTERVAL_S
+            time.sleep(CONNECT_BACKOFF_S[min(attempt, len(CONNECT_BACKOFF_S) - 1)])
+            attempt += 1
+
+    def _raise_if_hopeless(self, exc: Exception, deadline: float, check_status: bool) -> None:
+        if time.monotonic() >= deadline:
+            raise SandboxStartError(
+                f"sandbox {self.container_id[:12]}: executor did not answer before the start timeout ({exc})"
+            )
+        if check_status:
+            status = container_status(self.container)
+            if not status.running:
+                logs = tail_logs(self.container)
+                raise SandboxStartError(f"sandbox {self.container_id[:12]}: {status.describe()}; {logs}")
