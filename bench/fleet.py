@@ -27,7 +27,9 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scheduler import events, records  # noqa: E402
+from core import events  # noqa: E402
+from core.records import Records  # noqa: E402
+from core.states import TERMINAL  # noqa: E402
 
 STEPS = [
     {"name": "computer", "input": {"action": "screenshot"}},
@@ -118,7 +120,7 @@ def main() -> None:
 def _enqueue_and_wait(client: redis.Redis, command: list[str], env: dict[str, str]) -> list[str]:
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     run_ids = done.stdout.split()
-    while not all(records.get(client, r).state in records.TERMINAL for r in run_ids):
+    while not all(Records(client).get(r).state in TERMINAL for r in run_ids):
         time.sleep(0.05)
     return run_ids
 
@@ -128,7 +130,7 @@ def _first_step_latencies(client: redis.Redis, run_ids: list[str]) -> list[float
     for run_id in run_ids:
         steps = [e for e in events.read(client, run_id) if e.type == "step"]
         if steps:
-            latencies.append(float(steps[0].data["at"]) - records.get(client, run_id).created_at)
+            latencies.append(float(steps[0].data["at"]) - Records(client).get(run_id).created_at)
     return latencies
 
 
@@ -151,7 +153,7 @@ def _report(client: redis.Redis, run_ids: list[str], wall_s: float, artifacts: P
     for run_id in run_ids:
         for run_dir in (artifacts / "runs" / run_id).glob("attempt-*"):
             overheads += _step_overheads(run_dir)
-    ok = [records.get(client, r).state for r in run_ids].count("succeeded")
+    ok = [Records(client).get(r).state for r in run_ids].count("succeeded")
     print(f"runs: {len(run_ids)} x {len(STEPS)} steps, concurrency {args.concurrency}; succeeded {ok}")
     print(f"wall time: {wall_s:.1f} s; runs/hour: {len(run_ids) / wall_s * 3600:.0f}")
     print("batch, enqueue -> first step (includes queue wait): "

@@ -1,6 +1,8 @@
-"""Infrastructure failures: one root, and one place (``is_retryable``) that decides retries.
+"""Every failure nightshift raises, of both planes, under one root (``NightshiftError``), and one
+place (``is_retryable``) that decides retries.
 
-Tool failures are *not* exceptions: they go back to the model as ``is_error`` tool results.
+Tool failures are *not* exceptions: they go back to the model as ``is_error`` tool results. Bad
+task files are not exceptions of this tree either: they are reported as line-numbered problems.
 """
 
 from __future__ import annotations
@@ -43,12 +45,26 @@ class StoreError(NightshiftError):
     """The artifact store refused or could not be reached."""
 
 
-class RunNotFound(NightshiftError):
+class RunNotFound(NightshiftError, LookupError):
     """No run record exists for the id."""
 
 
-class LeaseHeld(NightshiftError):
-    """Another delivery of the same run attempt holds its lease."""
+class SetupFailed(NightshiftError):
+    """A file could not be placed or a setup command failed before the agent started."""
+
+
+class MissingSecret(NightshiftError):
+    """A secret the task names is not in the worker's environment."""
+
+
+class EnqueueError(NightshiftError):
+    """Sending a run to the broker failed; ``run_ids`` were enqueued before it, ``failed`` is the
+    run recorded as failed."""
+
+    def __init__(self, message: str, run_ids: list[str], failed: str) -> None:
+        super().__init__(message)
+        self.run_ids = run_ids
+        self.failed = failed
 
 
 # ModelAPIError.kind for a 2xx whose body is not a Messages API response (a proxy's error page,

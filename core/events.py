@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from redis import Redis
@@ -18,6 +19,15 @@ from redis import Redis
 from core import keys
 
 DEFAULT_MAX_LEN = 10_000  # entries kept per run (approximate trimming)
+
+
+class EventType(StrEnum):
+    STATE = "state"  # a transition (written by the records, atomically with it)
+    STEP = "step"  # one agent step played
+    WAIT = "wait"  # the run waits (rate limit, API retry)
+    CANCEL_REQUESTED = "cancel_requested"
+    RETRYING = "retrying"  # an attempt hit a transient failure; the next attempt follows
+    RESUMED = "resumed"  # the reaper re-sent a run whose worker died
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,8 @@ def add_to(redis: Redis, run_id: str, event: Mapping[str, Any], max_len: int = D
     redis.xadd(keys.run_events(run_id), {"e": payload}, maxlen=max_len, approximate=True)
 
 
-def append(redis: Redis, run_id: str, type: str, **fields: Any) -> None:
-    """Append a progress event, e.g. ``append(r, run_id, "step", step=3, text="computer: click")``."""
+def append(redis: Redis, run_id: str, type: EventType, **fields: Any) -> None:
+    """Append a progress event, e.g. ``append(r, run_id, EventType.STEP, step=3, text="computer: click")``."""
     add_to(redis, run_id, {"type": type, "at": time.time(), **fields})
 
 

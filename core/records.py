@@ -1,9 +1,10 @@
 """Run records in Redis: one hash per run, states that only move forward, every move logged.
 
-States: ``queued → starting → running → succeeded | failed | budget_exhausted | infeasible |
-cancelled | needs_approval``. Terminal states are final. A *new* attempt (a number above the
-record's) may move a non-terminal run back to ``starting``: a run redelivered after its worker died
-restarts cleanly as attempt N+1, and a duplicate delivery of the same attempt cannot start it twice.
+States (``core.states.RunState``): ``queued → starting → running → succeeded | failed |
+budget_exhausted | infeasible | cancelled | needs_approval``. Terminal states are final. A *new*
+attempt (a number above the record's) may move a non-terminal run back to ``starting``: a run
+redelivered after its worker died restarts cleanly as attempt N+1, and a duplicate delivery of the
+same attempt cannot start it twice.
 Each transition is one Lua script: check, write the fields, append the event — atomically.
 """
 
@@ -14,30 +15,26 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
 import structlog
 from redis import Redis
 
 from core import events, inputs, keys
+from core.errors import RunNotFound
+from core.events import EventType
 from core.spec import TaskSpec
-
-QUEUED, STARTING, RUNNING = "queued", "starting", "running"
-TERMINAL = frozenset({"succeeded", "failed", "budget_exhausted", "infeasible", "cancelled", "needs_approval"})
-STATES = (QUEUED, STARTING, RUNNING, *sorted(TERMINAL))
+from core.states import TERMINAL, RunState, StopReason, run_state
 
 log = structlog.get_logger("nightshift.records")
-
-
-class RunNotFound(LookupError):
-    """No run record exists for the id."""
 
 
 @dataclass(frozen=True)
 class RunRecord:
     run_id: str
     name: str
-    state: str
+    state: RunState
     attempt: int
     priority: int
     spec: dict[str, Any]
@@ -61,10 +58,6 @@ class RunRecord:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.terminal
 
     @property
     def spec_json(self) -> str:
@@ -93,6 +86,7 @@ def _decode(raw: Mapping[bytes, bytes]) -> RunRecord:
         key, value = key_b.decode(), value_b.decode()
         if key in _FIELDS:
             values[key] = value if key in _PLAIN else json.loads(value)
+    values["state"] = RunState(values["state"])
     return RunRecord(**values)
 
 
@@ -103,22 +97,173 @@ def _checked(updates: Mapping[str, Any]) -> dict[str, str]:
     return {name: _encode(name, value) for name, value in updates.items()}
 
 
-def create(
-    redis: Redis,
-    run_id: str,
-    spec: TaskSpec,
-    *,
-    files: Mapping[str, bytes] | None = None,
-    limits: inputs.Limits | None = None,
-    source: str | None = None,
-    now: float | None = None,
-) -> RunRecord:
-    """Record a new run as ``queued`` with its spec and input files, in one transaction."""
-    now = time.time() if now is None else now
-    record = RunRecord(
+CANCEL_REASON = "cancelled by user"
+
+
+class Records:
+    """Every read and write of run records, bound to one Redis client."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    def create(
+        self,
+        run_id: str,
+        spec: TaskSpec,
+        *,
+        files: Mapping[str, bytes] | None = None,
+        limits: inputs.Limits | None = None,
+        source: str | None = None,
+        now: float | None = None,
+    ) -> RunRecord:
+        """Record a new run as ``queued`` with its spec and input files, in one transaction."""
+        now = time.time() if now is None else now
+        record = _new_record(run_id, spec, source, now)
+        mapping: dict[Any, Any] = {k: _encode(k, v) for k, v in record.as_dict().items() if v is not None}
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(keys.run(run_id), mapping=mapping)
+            pipe.zadd(keys.runs_index(), {run_id: now})
+            if files:
+                inputs.store(pipe, run_id, files, limits or inputs.Limits(2**62, 2**62))
+            event = {"type": EventType.STATE, "state": RunState.QUEUED, "attempt": 0, "at": now}
+            events.add_to(pipe, run_id, event)
+            pipe.execute()
+        log.info("run.created", run_id=run_id, name=spec.name, state=RunState.QUEUED)
+        return record
+
+    def get(self, run_id: str) -> RunRecord:
+        raw: dict[bytes, bytes] = self.redis.hgetall(keys.run(run_id))  # type: ignore[assignment]
+        if not raw:
+            raise RunNotFound(run_id)
+        return _decode(raw)
+
+    def find(self, run_id: str) -> RunRecord | None:
+        try:
+            return self.get(run_id)
+        except RunNotFound:
+            return None
+
+    def transition(
+        self,
+        run_id: str,
+        to_state: RunState,
+        attempt: int | None = None,
+        *,
+        expect: Iterable[RunState] = (),
+        max_events: int = events.DEFAULT_MAX_LEN,
+        **updates: Any,
+    ) -> bool:
+        """Move the run to ``to_state`` for ``attempt`` (None: the current attempt) and set
+        ``updates`` in the same atomic step. Returns whether it moved; refused moves change
+        nothing. A terminal state also drops the run's input files.
+
+        ``expect``: move only from one of these states (e.g. cancel only a ``queued`` run)."""
+        to_state = run_state(to_state)
+        now = time.time()
+        argv = _transition_args(to_state, attempt, now, expect, max_events, updates)
+        run_keys = [keys.run(run_id), keys.run_events(run_id), keys.run_inputs(run_id)]
+        code, before, before_attempt = self.redis.register_script(_TRANSITION)(keys=run_keys, args=argv)
+        if code == -1:
+            raise RunNotFound(run_id)
+        bound = log.bind(run_id=run_id, to=to_state, attempt=attempt)
+        if code == 1:
+            bound.info("run.transition", **{"from": _text(before)}, **_loggable(updates))
+            return True
+        bound.info("run.transition_refused", current=_text(before), current_attempt=int(before_attempt))
+        return False
+
+    def update(self, run_id: str, **updates: Any) -> None:
+        """Set fields (usage, cost, artifact prefix/url, container id, ...) without a state change."""
+        mapping = _checked(updates)
+        mapping["updated_at"] = _encode("updated_at", time.time())
+        written = self.redis.eval(_UPDATE, 1, keys.run(run_id), *[x for p in mapping.items() for x in p])
+        if not written:
+            raise RunNotFound(run_id)
+        log.debug("run.updated", run_id=run_id, fields=sorted(updates))
+
+    def list(
+        self, states: Iterable[RunState] | None = None, *, limit: int = 50, before: float | None = None
+    ) -> list[RunRecord]:
+        """Runs newest first (created before ``before`` when given), only those in ``states``."""
+        wanted = None if states is None else {run_state(s) for s in states}
+        top = "+inf" if before is None else f"({before}"
+        found: list[RunRecord] = []
+        offset, page = 0, max(limit, 100)
+        while len(found) < limit:
+            ids: Any = self.redis.zrevrangebyscore(keys.runs_index(), top, "-inf", start=offset, num=page)
+            if not ids:
+                break
+            offset += len(ids)
+            found += [r for r in self._load_many(ids) if wanted is None or r.state in wanted]
+        return found[:limit]
+
+    def _load_many(self, ids: Iterable[bytes]) -> builtins.list[RunRecord]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for run_id in ids:
+                pipe.hgetall(keys.run(_text(run_id)))
+            return [_decode(raw) for raw in pipe.execute() if raw]
+
+    def count_by_state(self, *, limit: int = 10_000) -> dict[RunState, int]:
+        """How many of the newest ``limit`` runs are in each state."""
+        counts: dict[RunState, int] = {}
+        for record in self.list(limit=limit):
+            counts[record.state] = counts.get(record.state, 0) + 1
+        return counts
+
+    def event(self, run_id: str, type: EventType, **fields: Any) -> None:
+        events.append(self.redis, run_id, type, **fields)
+
+    def events(self, run_id: str, after: str = "0") -> builtins.list[dict[str, Any]]:
+        return [e.data for e in events.read(self.redis, run_id, after)]
+
+    def request_cancel(self, run_id: str, reason: str = CANCEL_REASON) -> None:
+        self.redis.set(keys.run_cancel(run_id), reason)
+        events.append(self.redis, run_id, EventType.CANCEL_REQUESTED, reason=reason)
+        log.info("run.cancel_requested", run_id=run_id, reason=reason)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """Whether a cancel was requested (the worker checks this between steps and in a watcher)."""
+        return bool(self.redis.exists(keys.run_cancel(run_id)))
+
+    def cancel_reason(self, run_id: str) -> str | None:
+        """Why a cancel was requested, or None when none was."""
+        raw = self.redis.get(keys.run_cancel(run_id))
+        return None if raw is None else _text(raw)
+
+    def cancel(self, run_id: str, reason: str = CANCEL_REASON) -> CancelOutcome:
+        """Stop a run: ``cancelled`` (it was queued: now final), ``requested`` (it is starting or
+        running: its worker stops it and records ``cancelled``), or ``finished`` (nothing to do)."""
+        if self.get(run_id).terminal:
+            return CancelOutcome.FINISHED
+        self.request_cancel(run_id, reason)
+        why: dict[str, Any] = {"stop_reason": StopReason.CANCELLED, "error": reason}
+        if self.transition(run_id, RunState.CANCELLED, expect=(RunState.QUEUED,), **why):
+            return CancelOutcome.CANCELLED
+        return CancelOutcome.FINISHED if self.get(run_id).terminal else CancelOutcome.REQUESTED
+
+    def input_file(self, run_id: str, index: int) -> bytes:
+        """The bytes of ``spec.files[index]`` (stored by dest at enqueue time)."""
+        dest = self.get(run_id).spec["files"][index]["dest"]
+        data = self.redis.hget(keys.run_inputs(run_id), dest)
+        if data is None:
+            raise LookupError(f"run {run_id} has no stored input for {dest}")
+        return bytes(data)  # type: ignore[arg-type]
+
+    def inputs(self, run_id: str) -> dict[str, bytes]:
+        return inputs.fetch(self.redis, run_id)
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"
+    REQUESTED = "requested"
+    FINISHED = "finished"
+
+
+def _new_record(run_id: str, spec: TaskSpec, source: str | None, now: float) -> RunRecord:
+    return RunRecord(
         run_id=run_id,
         name=spec.name,
-        state=QUEUED,
+        state=RunState.QUEUED,
         attempt=0,
         priority=spec.priority,
         spec=spec.model_dump(mode="json"),
@@ -127,30 +272,25 @@ def create(
         updated_at=now,
         source=source,
     )
-    mapping: dict[Any, Any] = {k: _encode(k, v) for k, v in record.as_dict().items() if v is not None}
-    with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.run(run_id), mapping=mapping)
-        pipe.zadd(keys.runs_index(), {run_id: now})
-        if files:
-            inputs.store(pipe, run_id, files, limits or inputs.Limits(2**62, 2**62))
-        events.add_to(pipe, run_id, {"type": "state", "state": QUEUED, "attempt": 0, "at": now})
-        pipe.execute()
-    log.info("run.created", run_id=run_id, name=spec.name, state=QUEUED)
-    return record
 
 
-def get(redis: Redis, run_id: str) -> RunRecord:
-    raw: dict[bytes, bytes] = redis.hgetall(keys.run(run_id))  # type: ignore[assignment]
-    if not raw:
-        raise RunNotFound(run_id)
-    return _decode(raw)
+def _transition_args(
+    to_state: RunState, attempt: int | None, now: float, expect: Iterable[RunState],
+    max_events: int, updates: Mapping[str, Any],
+) -> list[str]:
+    pairs = [item for pair in _checked(updates).items() for item in pair]
+    event: dict[str, Any] = {"type": EventType.STATE, "state": to_state, "at": now}
+    event.update({k: updates[k] for k in ("stop_reason", "error") if updates.get(k) is not None})
+    argv = [to_state.value, "" if attempt is None else str(attempt), repr(now), ",".join(expect)]
+    return [*argv, json.dumps(event), str(max_events), *pairs]
 
 
-def find(redis: Redis, run_id: str) -> RunRecord | None:
-    try:
-        return get(redis, run_id)
-    except RunNotFound:
-        return None
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _loggable(updates: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in updates.items() if k in ("stop_reason", "error", "cost_usd", "worker")}
 
 
 # KEYS: run hash, events stream, input files.  ARGV: to, attempt ('' = current), now, expect (',' list or ''),
@@ -189,184 +329,8 @@ return {1, cur, tostring(cur_attempt)}
 """
 
 
-def transition(
-    redis: Redis,
-    run_id: str,
-    to_state: str,
-    attempt: int | None,
-    *,
-    expect: Iterable[str] = (),
-    max_events: int = events.DEFAULT_MAX_LEN,
-    **updates: Any,
-) -> bool:
-    """Move the run to ``to_state`` for ``attempt`` (None: the current attempt) and set ``updates``
-    in the same atomic step. Returns whether it moved; refused moves change nothing. A terminal
-    state also drops the run's input files.
-
-    ``expect``: move only from one of these states (e.g. cancel only a ``queued`` run)."""
-    if to_state not in STATES:
-        raise ValueError(f"unknown state {to_state!r}")
-    now = time.time()
-    pairs = [item for pair in _checked(updates).items() for item in pair]
-    event = {"type": "state", "state": to_state, "at": now}
-    event.update({k: updates[k] for k in ("stop_reason", "error") if updates.get(k) is not None})
-    argv = [to_state, "" if attempt is None else str(attempt), repr(now), ",".join(expect)]
-    argv += [json.dumps(event), str(max_events), *pairs]
-    script = redis.register_script(_TRANSITION)
-    run_keys = [keys.run(run_id), keys.run_events(run_id), keys.run_inputs(run_id)]
-    code, before, before_attempt = script(keys=run_keys, args=argv)
-    if code == -1:
-        raise RunNotFound(run_id)
-    bound = log.bind(run_id=run_id, to=to_state, attempt=attempt)
-    from_state, from_attempt = _text(before), int(_text(before_attempt))
-    if code == 1:
-        bound.info("run.transition", **{"from": from_state}, **_loggable(updates))
-        return True
-    bound.info("run.transition_refused", current=from_state, current_attempt=from_attempt)
-    return False
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _loggable(updates: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in updates.items() if k in ("stop_reason", "error", "cost_usd", "worker")}
-
-
-def update(redis: Redis, run_id: str, **updates: Any) -> None:
-    """Set fields (usage, cost, artifact prefix/url, container id, ...) without a state change."""
-    mapping = _checked(updates)
-    mapping["updated_at"] = _encode("updated_at", time.time())
-    written = redis.eval(_UPDATE, 1, keys.run(run_id), *[x for p in mapping.items() for x in p])
-    if not written:
-        raise RunNotFound(run_id)
-    log.debug("run.updated", run_id=run_id, fields=sorted(updates))
-
-
 _UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
-
-
-def list_runs(
-    redis: Redis, *, state: str | None = None, limit: int = 50, before: float | None = None
-) -> list[RunRecord]:
-    """Runs newest first, optionally only those in ``state``."""
-    top = "+inf" if before is None else f"({before}"
-    found: list[RunRecord] = []
-    offset, page = 0, max(limit, 100)
-    while len(found) < limit:
-        index = keys.runs_index()
-        ids: Any = redis.zrevrangebyscore(index, top, "-inf", start=offset, num=page)
-        if not ids:
-            break
-        offset += len(ids)
-        found += [r for r in _load_many(redis, ids) if state is None or r.state == state]
-    return found[:limit]
-
-
-def _load_many(redis: Redis, ids: Iterable[bytes]) -> list[RunRecord]:
-    with redis.pipeline(transaction=False) as pipe:
-        for run_id in ids:
-            pipe.hgetall(keys.run(_text(run_id)))
-        return [_decode(raw) for raw in pipe.execute() if raw]
-
-
-def count_by_state(redis: Redis, *, limit: int = 10_000) -> dict[str, int]:
-    """How many of the newest ``limit`` runs are in each state."""
-    counts: dict[str, int] = {}
-    for record in list_runs(redis, limit=limit):
-        counts[record.state] = counts.get(record.state, 0) + 1
-    return counts
-
-
-def request_cancel(redis: Redis, run_id: str, reason: str = "cancelled by user") -> None:
-    redis.set(keys.run_cancel(run_id), reason)
-    events.append(redis, run_id, "cancel_requested", reason=reason)
-    log.info("run.cancel_requested", run_id=run_id, reason=reason)
-
-
-def cancel_requested(redis: Redis, run_id: str) -> bool:
-    """Whether a cancel was requested (the worker checks this between steps and in a watcher)."""
-    return bool(redis.exists(keys.run_cancel(run_id)))
-
-
-def cancel_reason(redis: Redis, run_id: str) -> str | None:
-    """Why a cancel was requested, or None when none was."""
-    raw = redis.get(keys.run_cancel(run_id))
-    return None if raw is None else _text(raw)
-
-
-def cancel(redis: Redis, run_id: str, reason: str = "cancelled by user") -> str:
-    """Stop a run: ``cancelled`` (it was queued: now final), ``requested`` (it is starting or
-    running: its worker stops it and records ``cancelled``), or ``finished`` (nothing to do)."""
-    if get(redis, run_id).terminal:
-        return "finished"
-    request_cancel(redis, run_id, reason)
-    if transition(redis, run_id, "cancelled", None, expect=(QUEUED,), stop_reason="cancelled", error=reason):
-        return "cancelled"
-    return "finished" if get(redis, run_id).terminal else "requested"
-
-
-def input_file(redis: Redis, run_id: str, index: int) -> bytes:
-    """The bytes of ``spec.files[index]`` (stored by dest at enqueue time)."""
-    dest = get(redis, run_id).spec["files"][index]["dest"]
-    data = redis.hget(keys.run_inputs(run_id), dest)
-    if data is None:
-        raise LookupError(f"run {run_id} has no stored input for {dest}")
-    return bytes(data)  # type: ignore[arg-type]
-
-
-class Records:
-    """The same operations bound to one Redis client, for code that passes one object around
-    (the workers' runtime). Each method is the module function of the same meaning."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-
-    def create(self, run_id: str, spec: TaskSpec, **kwargs: Any) -> RunRecord:
-        return create(self.redis, run_id, spec, **kwargs)
-
-    def get(self, run_id: str) -> RunRecord:
-        return get(self.redis, run_id)
-
-    def find(self, run_id: str) -> RunRecord | None:
-        return find(self.redis, run_id)
-
-    def transition(self, run_id: str, to_state: str, attempt: int | None = None, **updates: Any) -> bool:
-        return transition(self.redis, run_id, to_state, attempt, **updates)
-
-    def update(self, run_id: str, **updates: Any) -> None:
-        update(self.redis, run_id, **updates)
-
-    def list(self, states: Iterable[str] | None = None, limit: int = 1000) -> list[RunRecord]:
-        wanted = None if states is None else set(states)
-        found = list_runs(self.redis, limit=100_000 if wanted else limit)
-        return [r for r in found if wanted is None or r.state in wanted][:limit]
-
-    def event(self, run_id: str, type: str, **fields: Any) -> None:
-        events.append(self.redis, run_id, type, **fields)
-
-    def events(self, run_id: str, after: str = "0") -> builtins.list[dict[str, Any]]:
-        return [e.data for e in events.read(self.redis, run_id, after)]
-
-    def request_cancel(self, run_id: str, reason: str = "cancelled by user") -> None:
-        request_cancel(self.redis, run_id, reason)
-
-    def cancel_requested(self, run_id: str) -> bool:
-        return cancel_requested(self.redis, run_id)
-
-    def cancel_reason(self, run_id: str) -> str | None:
-        return cancel_reason(self.redis, run_id)
-
-    def cancel(self, run_id: str, reason: str = "cancelled by user") -> str:
-        return cancel(self.redis, run_id, reason)
-
-    def input_file(self, run_id: str, index: int) -> bytes:
-        return input_file(self.redis, run_id, index)
-
-    def inputs(self, run_id: str) -> dict[str, bytes]:
-        return inputs.fetch(self.redis, run_id)

@@ -26,9 +26,11 @@ import structlog
 from celery import Celery
 from redis import Redis, RedisError
 
-from core import records
+from core.errors import EnqueueError, RunNotFound
+from core.records import Records
 from core.settings import Settings
-from scheduler.enqueue import EnqueueError, enqueue
+from core.states import run_state
+from scheduler.enqueue import enqueue
 from scheduler.taskfile import Checks, load_text
 from scheduler.yamlfile import InvalidFile
 
@@ -51,6 +53,7 @@ class NightshiftServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.settings = settings
         self.redis = redis
+        self.records = Records(redis)
         self.celery = celery
 
     @property
@@ -70,12 +73,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _get(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
         if match := _RUN.match(path):
-            return HTTPStatus.OK, records.get(self.server.redis, match[1]).as_dict()
+            return HTTPStatus.OK, self.server.records.get(match[1]).as_dict()
         if path == "/runs":
             query = parse_qs(urlsplit(self.path).query)
-            state = query.get("state", [None])[0]
+            states = [run_state(s) for s in query.get("state", [])]  # an unknown one: 400
             limit = int(query.get("limit", ["50"])[0])
-            found = records.list_runs(self.server.redis, state=state, limit=min(limit, 1000))
+            found = self.server.records.list(states or None, limit=min(limit, 1000))
             return HTTPStatus.OK, {"runs": [r.as_dict() for r in found]}
         raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route GET {path}"})
 
@@ -83,7 +86,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/runs":
             return HTTPStatus.CREATED, {"run_ids": self._enqueue(self._body())}
         if match := _CANCEL.match(path):
-            return HTTPStatus.OK, {"outcome": records.cancel(self.server.redis, match[1])}
+            return HTTPStatus.OK, {"outcome": self.server.records.cancel(match[1])}
         raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"})
 
     def _enqueue(self, text: str) -> list[str]:
@@ -127,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
         except InvalidFile as exc:
             problems = [p.as_dict() for p in exc.problems]
             raise ApiError(HTTPStatus.BAD_REQUEST, {"error": "invalid task", "problems": problems}) from exc
-        except records.RunNotFound as exc:
+        except RunNotFound as exc:
             raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no run with id {exc}"}) from exc
         except ValueError as exc:
             raise ApiError(HTTPStatus.BAD_REQUEST, {"error": str(exc)}) from exc

@@ -17,10 +17,13 @@ from functools import cached_property
 import redis as redis_lib
 from celery import Celery
 
-from core import broker, logs, records
+from core import broker, logs
+from core.errors import EnqueueError, RunNotFound
+from core.records import CANCEL_REASON, CancelOutcome, Records
 from core.settings import Settings, load_settings
+from core.states import RunState
 from scheduler import present
-from scheduler.enqueue import EnqueueError, enqueue
+from scheduler.enqueue import enqueue
 from scheduler.follow import follow
 from scheduler.taskfile import Checks, LoadedTask, load_files
 from scheduler.yamlfile import InvalidFile
@@ -35,6 +38,10 @@ class Context:
     @cached_property
     def redis(self) -> redis_lib.Redis:
         return broker.connect_redis(self.settings)
+
+    @cached_property
+    def records(self) -> Records:
+        return Records(self.redis)
 
     @cached_property
     def celery(self) -> Celery:
@@ -96,19 +103,19 @@ def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     unfinished = [r.run_id for r in final if not r.terminal]
     if unfinished:
         err(f"timed out waiting for: {' '.join(unfinished)}")
-    return OK if all(r.state == "succeeded" for r in final) else FAILED
+    return OK if all(r.state == RunState.SUCCEEDED for r in final) else FAILED
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     if args.run:
-        out(present.status_line(records.get(ctx.redis, args.run)))
+        out(present.status_line(ctx.records.get(args.run)))
         return OK
-    out(present.counts(records.count_by_state(ctx.redis), broker.queue_depth(ctx.redis, ctx.settings)))
+    out(present.counts(ctx.records.count_by_state(), broker.queue_depth(ctx.redis, ctx.settings)))
     return OK
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
-    found = records.list_runs(ctx.redis, state=args.state, limit=args.limit)
+    found = ctx.records.list(None if args.state is None else [RunState(args.state)], limit=args.limit)
     if args.json:
         out(json.dumps([r.as_dict() for r in found], default=str))
     else:
@@ -117,17 +124,17 @@ def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_show(args: argparse.Namespace, ctx: Context) -> int:
-    record = records.get(ctx.redis, args.run)
+    record = ctx.records.get(args.run)
     out(json.dumps(record.as_dict(), indent=2, default=str) if args.json else present.details(record))
     return OK
 
 
 def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
-    outcome = records.cancel(ctx.redis, args.run, reason=args.reason)
+    outcome = ctx.records.cancel(args.run, reason=args.reason)
     messages = {
-        "cancelled": f"{args.run}: cancelled (it had not started)",
-        "requested": f"{args.run}: cancel requested; its worker stops the sandbox and records it",
-        "finished": f"{args.run}: already finished ({records.get(ctx.redis, args.run).state})",
+        CancelOutcome.CANCELLED: f"{args.run}: cancelled (it had not started)",
+        CancelOutcome.REQUESTED: f"{args.run}: cancel requested; its worker stops the sandbox and records it",
+        CancelOutcome.FINISHED: f"{args.run}: already finished ({ctx.records.get(args.run).state})",
     }
     out(messages[outcome])
     return OK
@@ -156,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = _add(sub, "status", cmd_status, "one run's state, or counts of all runs")
     status.add_argument("run", nargs="?")
     listing = _add(sub, "list", cmd_list, "runs, newest first")
-    listing.add_argument("--state", choices=records.STATES)
+    listing.add_argument("--state", choices=[s.value for s in RunState])
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true")
     show = _add(sub, "show", cmd_show, "result, stop reason, usage, cost and artifacts of a run")
@@ -164,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     cancel = _add(sub, "cancel", cmd_cancel, "cancel a queued or running run")
     cancel.add_argument("run")
-    cancel.add_argument("--reason", default="cancelled by user")
+    cancel.add_argument("--reason", default=CANCEL_REASON)
     api = _add(sub, "api", cmd_api, "serve the HTTP enqueue API")
     api.add_argument("--host", default=None)
     api.add_argument("--port", type=int, default=None)
@@ -207,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args, ctx))
     except InvalidFile as exc:
         err(f"{exc}\nnothing was enqueued")
-    except records.RunNotFound as exc:
+    except RunNotFound as exc:
         err(f"no run with id {exc}")
     except NoTasks as exc:
         err(f"{exc}; nothing was enqueued")

@@ -7,27 +7,21 @@ import secrets
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from celery import Celery
 from redis import Redis
 
-from core import broker, inputs, records
+from core import broker, inputs
+from core.errors import EnqueueError
+from core.records import Records
 from core.settings import Settings
 from core.spec import TaskSpec
+from core.states import RunState, StopReason
 from scheduler.taskfile import LoadedTask
 
 log = structlog.get_logger("nightshift.enqueue")
-
-
-class EnqueueError(RuntimeError):
-    """Sending a run to the broker failed; ``run_ids`` were enqueued before it, ``failed`` is the
-    run recorded as failed."""
-
-    def __init__(self, message: str, run_ids: list[str], failed: str) -> None:
-        super().__init__(message)
-        self.run_ids = run_ids
-        self.failed = failed
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -52,9 +46,8 @@ def enqueue(
     for task in tasks:
         loaded = task if isinstance(task, LoadedTask) else LoadedTask(task)
         run_id = new_run_id()
-        records.create(
-            redis, run_id, loaded.spec, files=loaded.inputs, limits=limits, source=source or loaded.source
-        )
+        Records(redis).create(run_id, loaded.spec, files=loaded.inputs, limits=limits,
+                              source=source or loaded.source)
         _send(run_id, loaded.spec, redis, celery_app, settings, run_ids)
         run_ids.append(run_id)
     return run_ids
@@ -67,7 +60,8 @@ def _send(
         broker.send_run(celery_app, settings, run_id, spec.priority, spec.budgets.max_wall_s)
     except Exception as exc:
         reason = f"could not send to the broker: {exc}"
-        records.transition(redis, run_id, "failed", None, stop_reason="enqueue_failed", error=reason)
+        why: dict[str, Any] = {"stop_reason": StopReason.ENQUEUE_FAILED, "error": reason}
+        Records(redis).transition(run_id, RunState.FAILED, **why)
         log.error("run.enqueue_failed", run_id=run_id, error=str(exc))
         raise EnqueueError(reason, list(done), run_id) from exc
     log.info("run.enqueued", run_id=run_id, name=spec.name, priority=spec.priority)

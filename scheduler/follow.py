@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 
 from redis import Redis
 
-from core import events, records
-from core.records import RunRecord
+from core import events
+from core.records import Records, RunRecord
 from scheduler.present import event_line
 
 
@@ -23,16 +23,17 @@ def follow(
 ) -> list[RunRecord]:
     """Block until every run is terminal (or ``timeout_s`` passed); returns the latest records in
     the order of ``run_ids``."""
-    names = {run_id: records.get(redis, run_id).name for run_id in run_ids}
+    records = Records(redis)
+    names = {run_id: records.get(run_id).name for run_id in run_ids}
     cursors = {run_id: "0" for run_id in run_ids}
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while cursors and (deadline is None or time.monotonic() < deadline):
         _print(events.follow(redis, cursors, block_ms=block_ms), cursors, names, emit)
         for run_id in list(cursors):
-            if records.get(redis, run_id).terminal:
+            if records.get(run_id).terminal:
                 _print(events.read(redis, run_id, cursors[run_id]), cursors, names, emit)
                 del cursors[run_id]
-    return [records.get(redis, run_id) for run_id in run_ids]
+    return [records.get(run_id) for run_id in run_ids]
 
 
 def _print(

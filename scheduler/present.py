@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from core.events import Event
+from core.events import Event, EventType
 from core.records import RunRecord
+from core.states import RunState
 
 _SKIP_IN_EVENT = {"type", "at", "attempt", "text"}
 
@@ -26,12 +27,12 @@ def artifacts(record: RunRecord) -> str:
 def event_line(name: str, event: Event) -> str:
     data = event.data
     head = f"{name} [{event.run_id}]"
-    if event.type == "state":
+    if event.type == EventType.STATE:
         moved = f"{data['from']} -> " if data.get("from") else ""
         line = f"{head} {moved}{data.get('state')} (attempt {data.get('attempt', 0)})"
         reason = data.get("stop_reason") or data.get("error")
         return f"{line}: {reason}" if reason else line
-    if event.type == "step":
+    if event.type == EventType.STEP:
         return f"{head} step {data.get('step', '?')}: {data.get('text') or _step_summary(data)}".rstrip()
     rest = {k: v for k, v in data.items() if k not in _SKIP_IN_EVENT}
     text = data.get("text") or (json.dumps(rest, sort_keys=True, default=str) if rest else "")
@@ -92,7 +93,7 @@ def details(record: RunRecord) -> str:
     return "\n".join(lines)
 
 
-def counts(by_state: Mapping[str, int], queue_depth: int) -> str:
+def counts(by_state: Mapping[RunState, int], queue_depth: int) -> str:
     parts = [f"{state}={n}" for state, n in sorted(by_state.items())] or ["no runs"]
     return f"runs: {' '.join(parts)}\nbroker queue: {queue_depth} message(s) waiting"
 

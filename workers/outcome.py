@@ -1,22 +1,22 @@
 """How a run ended: the one value ``run_session`` (and the script agent) returns.
 
-``state`` is one of the terminal run states. ``stop_reason`` is a short human-readable cause
-(``"end_turn"``, ``"budget: max_steps"``, ``"refusal"`` …); ``error`` holds the failure message when
-the run failed. ``usage`` holds cumulative token counts (keys of ``workers.agent.usage.Usage``).
+``state`` is one of the run states a run can end in (``core.states.OUTCOMES``). ``stop_reason`` is a
+short human-readable cause (a ``StopReason`` or one built by ``core.states``); ``error`` holds the
+failure message when the run failed. ``usage`` holds cumulative token counts (keys of
+``workers.agent.usage.Usage``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-RunState = Literal["succeeded", "failed", "budget_exhausted", "infeasible", "cancelled"]
-RUN_STATES: tuple[str, ...] = ("succeeded", "failed", "budget_exhausted", "infeasible", "cancelled")
+from core.states import OUTCOMES, RunState
 
 
 @dataclass(frozen=True)
 class RunResult:
-    state: str  # one of RUN_STATES
+    state: RunState  # one of OUTCOMES
     stop_reason: str
     result: Any = None  # the validated structured answer, {"text": ...}, or None
     usage: dict[str, int] = field(default_factory=dict)
@@ -25,12 +25,14 @@ class RunResult:
     error: str | None = None
 
     def __post_init__(self) -> None:
-        if self.state not in RUN_STATES:
-            raise ValueError(f"unknown run state {self.state!r}; expected one of {RUN_STATES}")
+        state = RunState(self.state)  # a plain string is accepted and typed; an unknown one is not
+        if state not in OUTCOMES:
+            raise ValueError(f"{state!r} is not a state a run ends in; expected one of {sorted(OUTCOMES)}")
+        object.__setattr__(self, "state", state)
 
     @property
     def ok(self) -> bool:
-        return self.state == "succeeded"
+        return self.state == RunState.SUCCEEDED
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

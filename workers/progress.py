@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 import structlog
 
+from core.events import EventType
 from core.records import Records
 from workers.hooks import Hooks, StepSummary
 
@@ -21,12 +22,12 @@ class ProgressHook(Hooks):
     def on_step_end(self, summary: StepSummary) -> None:
         fields = {k: v for k, v in asdict(summary).items() if k != "extra" and v not in (None, 0, 0.0)}
         fields["step"] = summary.step
-        self.records.event(self.run_id, "step", **fields)
+        self.records.event(self.run_id, EventType.STEP, **fields)
         self.records.update(self.run_id, steps=summary.step)
 
     def on_wait(self, reason: str, wait_s: float) -> None:
         self.log.info("waiting", reason=reason, wait_s=round(wait_s, 2))
-        self.records.event(self.run_id, "wait", reason=reason, wait_s=round(wait_s, 2))
+        self.records.event(self.run_id, EventType.WAIT, reason=reason, wait_s=round(wait_s, 2))
 
     def cancel_requested(self) -> str | None:
         return "cancelled by request" if self.records.cancel_requested(self.run_id) else None

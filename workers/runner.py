@@ -12,10 +12,13 @@ from typing import Any
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
-from core.errors import NightshiftError, is_retryable
+from core import labels
+from core.errors import MissingSecret, NightshiftError, SetupFailed, is_retryable
+from core.events import EventType
 from core.models import ModelConfig
 from core.records import RunRecord
 from core.spec import TaskSpec
+from core.states import RunState, StopReason, error_kind
 from workers.agent.model_client import model_config_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
@@ -24,20 +27,11 @@ from workers.artifacts.transcript import TranscriptHook
 from workers.fleet.cancel import CancelWatcher
 from workers.fleet.lease import Lease
 from workers.fleet.ratelimit import Limits, RateLimiter, RateLimitHook
-from workers.fleet.reaper import FLEET_LABEL
 from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.runtime import Runtime
 from workers.sandbox.sandbox import Sandbox
-
-
-class SetupFailed(NightshiftError):
-    """A file could not be placed or a setup command failed before the agent started."""
-
-
-class MissingSecret(NightshiftError):
-    """A secret the task names is not in the worker's environment."""
 
 
 class RetryRun(Exception):
@@ -51,11 +45,12 @@ class RetryRun(Exception):
 
 def execute_run(run_id: str, rt: Runtime) -> dict[str, Any]:
     record = rt.records.get(run_id)
-    if record.is_terminal:
+    if record.terminal:
         return {"run_id": run_id, "state": record.state, "skipped": "already finished"}
     if rt.records.cancel_requested(run_id):
-        rt.records.transition(run_id, "cancelled", attempt=record.attempt, stop_reason="cancelled by request")
-        return {"run_id": run_id, "state": "cancelled"}
+        rt.records.transition(run_id, RunState.CANCELLED, record.attempt,
+                              stop_reason=StopReason.CANCELLED_BY_REQUEST)
+        return {"run_id": run_id, "state": RunState.CANCELLED}
     lease = Lease(rt.redis, run_id, rt.settings.lease_ttl_s)
     if not lease.acquire():
         return {"run_id": run_id, "skipped": "another worker holds the lease"}
@@ -80,7 +75,7 @@ class Attempt:
 
     def run(self) -> dict[str, Any]:
         moved = self.rt.records.transition(
-            self.run_id, "starting", attempt=self.attempt, worker=self.rt.hostname,
+            self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
         if not moved:  # cancelled or finished since we looked: never play it
@@ -99,24 +94,24 @@ class Attempt:
                 self._prepare(sandbox)
                 return self._play(sandbox, secrets)
         except SoftTimeLimitExceeded:
-            return RunResult(state="failed", stop_reason="time limit", error="the run passed its time limit")
+            return RunResult(RunState.FAILED, StopReason.TIME_LIMIT, error="the run passed its time limit")
         except NightshiftError as exc:
             self._retry_if_transient(exc)
             self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
-            return RunResult(state="failed", stop_reason=type(exc).__name__, error=str(exc))
+            return RunResult(RunState.FAILED, error_kind(exc), error=str(exc))
         except Exception as exc:  # a bug must still end the run recorded, never stranded "running"
             self.log.exception("run failed on an unexpected error")
             error = f"{type(exc).__name__}: {exc}"
-            return RunResult(state="failed", stop_reason="internal error", error=error)
+            return RunResult(RunState.FAILED, StopReason.INTERNAL_ERROR, error=error)
 
     def _retry_if_transient(self, exc: NightshiftError) -> None:
         settings = self.rt.settings
         if not is_retryable(exc) or self.attempt >= settings.max_attempts:
             return
         self.log.warning("attempt failed, will retry", error=str(exc), kind=type(exc).__name__)
-        self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": "retrying",
+        self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": EventType.RETRYING,
                                  "error": str(exc)})
-        self.rt.records.event(self.run_id, "retrying", attempt=self.attempt, error=str(exc))
+        self.rt.records.event(self.run_id, EventType.RETRYING, attempt=self.attempt, error=str(exc))
         raise RetryRun(exc, settings.retry_delay_s * self.attempt)
 
     def _secrets(self) -> dict[str, str]:
@@ -128,16 +123,11 @@ class Attempt:
     def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
-        labels = {
-            "nightshift.run_id": self.run_id,
-            "nightshift.attempt": str(self.attempt),
-            "nightshift.deadline": str(deadline),
-            "nightshift.worker": self.rt.hostname,
-            FLEET_LABEL: self.rt.settings.queue_name,
-        }
+        sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
+                                            self.rt.settings.queue_name)
         sandbox = self.rt.launcher.start(
             run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
-            labels=labels, env=secrets, image=self.spec.image,
+            labels=sandbox_labels, env=secrets, image=self.spec.image,
         )
         self.rt.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
@@ -167,7 +157,7 @@ class Attempt:
         return HookChain(transcript, progress, limiter)
 
     def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
-        self.rt.records.transition(self.run_id, "running", attempt=self.attempt)
+        self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
         hooks = self._hooks(secrets)
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
@@ -177,14 +167,14 @@ class Attempt:
                            settings=self.rt.settings, run_id=self.run_id)
 
     def _finish(self, outcome: RunResult) -> None:
-        if outcome.state != "cancelled" and self.rt.records.cancel_requested(self.run_id):
-            outcome = RunResult(state="cancelled", stop_reason="cancelled by request", steps=outcome.steps,
+        if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):
+            outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
                                 usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
         summary = outcome.to_dict() | {"run_id": self.run_id, "attempt": self.attempt,
                                        "wall_s": round(time.monotonic() - self.started, 3)}
         self.artifacts.finalize(summary)
         fields = _record_fields(outcome)
-        self.rt.records.transition(self.run_id, outcome.state, attempt=self.attempt, **fields)
+        self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd)
 

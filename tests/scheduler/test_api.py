@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 from pydantic import SecretStr
 
-from core import records
+from core.records import Records
 from core.settings import Settings
 from scheduler.api import make_server
 from tests.conftest import free_port, wait_for_port
@@ -84,7 +84,7 @@ def test_an_invalid_task_answers_400_with_every_problem_and_enqueues_nothing(
     assert [(p["line"], p["field"]) for p in body["problems"]] == [(4, "colour")]
     status, body = api()("POST", "/runs", "name: q\nprompt: hi\nmodel: gpt-4\n")
     assert [(p["line"], p["field"]) for p in body["problems"]] == [(3, "model")]
-    assert records.list_runs(redis_client) == []
+    assert Records(redis_client).list() == []
 
 
 def test_input_files_cannot_be_named_over_http(api: Any) -> None:
@@ -96,7 +96,7 @@ def test_cancel_and_unknown_runs(api: Any, redis_client: redis_lib.Redis) -> Non
     call = api()
     (run_id,) = call("POST", "/runs", TASK)[1]["run_ids"]
     assert call("POST", f"/runs/{run_id}/cancel") == (200, {"outcome": "cancelled"})
-    assert records.get(redis_client, run_id).state == "cancelled"
+    assert Records(redis_client).get(run_id).state == "cancelled"
     assert call("GET", "/runs/nope")[0] == 404
     assert call("GET", "/elsewhere")[0] == 404
 

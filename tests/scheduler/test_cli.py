@@ -20,7 +20,8 @@ import pytest
 import redis as redis_lib
 import structlog
 
-from core import broker, events, records
+from core import broker, events
+from core.records import Records
 from core.settings import Settings
 from scheduler.cli import main
 from tests.conftest import free_port
@@ -63,16 +64,16 @@ class StandInWorker:
 
     def _play(self, run_id: str) -> None:
         r = self.client
-        name = records.get(r, run_id).name
-        records.transition(r, run_id, "starting", 1, worker="stand-in")
-        records.transition(r, run_id, "running", 1)
+        name = Records(r).get(run_id).name
+        Records(r).transition(run_id, "starting", 1, worker="stand-in")
+        Records(r).transition(run_id, "running", 1)
         events.append(r, run_id, "step", step=1, text=f"bash: step 1 of {name}")
         # what the workers' progress hook sends: the step's numbers, no text
         events.append(r, run_id, "step", step=2, stop_reason="tool_use", tool_calls=1, tools_ms=12.4)
-        records.update(r, run_id, artifact_url=f"file:///artifacts/runs/{run_id}/attempt-1/")
+        Records(r).update(run_id, artifact_url=f"file:///artifacts/runs/{run_id}/attempt-1/")
         outcome = self.outcomes[name]
-        records.transition(
-            r, run_id, outcome, 1, stop_reason="end_turn" if outcome == "succeeded" else "error"
+        Records(r).transition(
+            run_id, outcome, 1, stop_reason="end_turn" if outcome == "succeeded" else "error"
         )
 
 
@@ -98,7 +99,7 @@ def test_enqueue_prints_one_run_id_per_line_and_queues_the_messages(
     code, out, _ = run_cli(capsys, "enqueue", str(EXAMPLE_BATCH))
     run_ids = out.split()
     assert code == 0 and len(run_ids) == 2 and all(RUN_ID.match(r) for r in run_ids)
-    assert [records.get(redis_client, r).state for r in run_ids] == ["queued", "queued"]
+    assert [Records(redis_client).get(r).state for r in run_ids] == ["queued", "queued"]
     assert sorted(m.args[0] for m in queued_messages(redis_client, settings)) == sorted(run_ids)
 
 
@@ -134,7 +135,7 @@ def test_an_invalid_file_enqueues_nothing_and_exits_non_zero(
     code, out, err = run_cli(capsys, "enqueue", str(good), str(bad))
     assert code == 1 and out == ""
     assert f"{bad}:3: model: unknown model 'claude-2'" in err and "nothing was enqueued" in err
-    assert records.list_runs(redis_client) == [] and queued_messages(redis_client, settings) == []
+    assert Records(redis_client).list() == [] and queued_messages(redis_client, settings) == []
 
 
 def test_a_missing_secret_enqueues_nothing_unless_the_check_is_skipped(
@@ -147,7 +148,7 @@ def test_a_missing_secret_enqueues_nothing_unless_the_check_is_skipped(
     path = write(tmp_path / "t.yaml", "name: q\nprompt: hi\nsecrets: [NS_TEST_SECRET]\n")
     code, _, err = run_cli(capsys, "enqueue", str(path))
     assert code == 1 and "secrets[0]: secret NS_TEST_SECRET is not set" in err
-    assert records.list_runs(redis_client) == []
+    assert Records(redis_client).list() == []
 
     code, out, _ = run_cli(capsys, "enqueue", "--no-check-secrets", str(path))
     assert code == 0 and len(out.split()) == 1
@@ -158,20 +159,20 @@ def test_agent_selects_the_tasks_to_run_after_validating_them_all(
 ) -> None:
     code, out, err = run_cli(capsys, "enqueue", str(EXAMPLE_BATCH), "--agent", "script")
     assert code == 0 and len(out.split()) == 1 and "skipping 1 other task(s)" in err
-    assert [r.name for r in records.list_runs(redis_client)] == ["hello-desktop"]
+    assert [r.name for r in Records(redis_client).list()] == ["hello-desktop"]
 
     code, _, err = run_cli(capsys, "enqueue", str(write(tmp_path / "t.yaml", SCRIPT)), "--agent", "claude")
     assert code == 1 and "no task with agent: claude" in err
     broken = write(tmp_path / "b.yaml", SCRIPT + "  - {name: c, prompt: hi, model: gpt-4}\n")
     assert run_cli(capsys, "enqueue", str(broken), "--agent", "script")[0] == 1
-    assert len(records.list_runs(redis_client)) == 1
+    assert len(Records(redis_client).list()) == 1
 
 
 def test_validate_checks_without_enqueuing(
     capsys: pytest.CaptureFixture[str], redis_client: redis_lib.Redis
 ) -> None:
     assert run_cli(capsys, "validate", str(EXAMPLE_BATCH))[:2] == (0, "ok: 2 task(s) in 1 file(s)\n")
-    assert records.list_runs(redis_client) == []
+    assert Records(redis_client).list() == []
 
 
 def test_run_wait_follows_progress_and_prints_where_the_artifacts_are(
@@ -207,16 +208,14 @@ def test_status_list_and_show_report_a_run(
     capsys: pytest.CaptureFixture[str], redis_client: redis_lib.Redis, tmp_path: Path
 ) -> None:
     alpha, beta = run_cli(capsys, "enqueue", str(write(tmp_path / "t.yaml", SCRIPT)))[1].split()
-    records.transition(redis_client, beta, "starting", 1)
-    records.update(
-        redis_client,
+    Records(redis_client).transition(beta, "starting", 1)
+    Records(redis_client).update(
         beta,
         usage={"input_tokens": 5100, "output_tokens": 230},
         cost_usd=0.01875,
         artifact_url="s3://bucket/runs/x/attempt-1/",
     )
-    records.transition(
-        redis_client,
+    Records(redis_client).transition(
         beta,
         "succeeded",
         1,
@@ -248,14 +247,14 @@ def test_cancel_stops_a_queued_run_now_and_asks_a_running_one(
     capsys: pytest.CaptureFixture[str], redis_client: redis_lib.Redis, tmp_path: Path
 ) -> None:
     alpha, beta = run_cli(capsys, "enqueue", str(write(tmp_path / "t.yaml", SCRIPT)))[1].split()
-    records.transition(redis_client, beta, "starting", 1)
-    records.transition(redis_client, beta, "running", 1)
+    Records(redis_client).transition(beta, "starting", 1)
+    Records(redis_client).transition(beta, "running", 1)
 
     assert "cancelled (it had not started)" in run_cli(capsys, "cancel", alpha)[1]
-    assert records.get(redis_client, alpha).state == "cancelled"
+    assert Records(redis_client).get(alpha).state == "cancelled"
     assert "cancel requested" in run_cli(capsys, "cancel", beta)[1]
-    assert records.get(redis_client, beta).state == "running"
-    assert records.cancel_reason(redis_client, beta) == "cancelled by user"
+    assert Records(redis_client).get(beta).state == "running"
+    assert Records(redis_client).cancel_reason(beta) == "cancelled by user"
     assert "already finished (cancelled)" in run_cli(capsys, "cancel", alpha)[1]
 
 

@@ -14,7 +14,8 @@ import pytest
 import redis as redis_lib
 from celery import Celery
 
-from core import broker, records
+from core import broker
+from core.records import Records
 from core.settings import Settings
 from scheduler import cron
 from scheduler.yamlfile import InvalidFile
@@ -130,7 +131,7 @@ def test_a_slot_fires_once(redis_client: redis_lib.Redis, celery_app: Any, cron_
     again = fire_at(at + timedelta(minutes=3), redis_client, celery_app, cron_settings)
 
     assert len(first) == 3 and again == []
-    assert [records.get(redis_client, r).source for r in first] == ["cron:nightly"] * 3
+    assert [Records(redis_client).get(r).source for r in first] == ["cron:nightly"] * 3
     assert sorted(m.args[0] for m in queued_messages(redis_client, cron_settings)) == sorted(first)
 
 
@@ -195,7 +196,7 @@ def test_a_broken_task_file_raises_and_leaves_the_slot_unclaimed(
     at = datetime(2025, 11, 21, 2, 31, tzinfo=BERLIN)
     with pytest.raises(InvalidFile):
         fire_at(at, redis_client, celery_app, cron_settings)
-    assert records.list_runs(redis_client) == []
+    assert Records(redis_client).list() == []
 
     write(tmp_path / "tasks.yaml", TASKS)
     assert len(fire_at(at, redis_client, celery_app, cron_settings)) == 3

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from core import broker, inputs, records
+from core import broker, inputs
+from core.records import Records
 from core.settings import Settings
 from scheduler.enqueue import EnqueueError, enqueue, new_run_id
 from scheduler.taskfile import Checks, load_file
@@ -29,8 +30,8 @@ def test_enqueue_records_each_run_then_sends_it_by_name(
     tasks = load_file(EXAMPLE_BATCH, checks)
     run_ids = enqueue(tasks, redis_client, celery_app, settings)
 
-    assert [records.get(redis_client, r).state for r in run_ids] == ["queued", "queued"]
-    assert [records.get(redis_client, r).name for r in run_ids] == ["hello-desktop", "release-date"]
+    assert [Records(redis_client).get(r).state for r in run_ids] == ["queued", "queued"]
+    assert [Records(redis_client).get(r).name for r in run_ids] == ["hello-desktop", "release-date"]
     messages = queued_messages(redis_client, settings)
     assert sorted((m.task, m.args[0]) for m in messages) == sorted(("nightshift.run", r) for r in run_ids)
     assert broker.queue_depth(redis_client, settings) == 2
@@ -60,10 +61,10 @@ def test_a_send_that_fails_marks_its_run_failed_with_the_reason(
         enqueue(tasks, redis_client, dead_broker, settings)
 
     assert exc.value.run_ids == []
-    record = records.get(redis_client, exc.value.failed)
+    record = Records(redis_client).get(exc.value.failed)
     assert (record.state, record.stop_reason) == ("failed", "enqueue_failed")
     assert record.error and "could not send to the broker" in record.error
-    assert len(records.list_runs(redis_client)) == 1  # the second task was never recorded
+    assert len(Records(redis_client).list()) == 1  # the second task was never recorded
 
 
 def test_celery_time_limits_are_derived_from_the_run_wall_budget(

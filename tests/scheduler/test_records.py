@@ -11,7 +11,9 @@ import pytest
 import redis as redis_lib
 from structlog.testing import capture_logs
 
-from core import events, inputs, records
+from core import events, inputs
+from core.errors import RunNotFound
+from core.records import Records, RunRecord
 from core.spec import TaskSpec
 
 SPEC = TaskSpec.model_validate(
@@ -25,8 +27,8 @@ SPEC = TaskSpec.model_validate(
 )
 
 
-def new_run(redis: redis_lib.Redis, run_id: str = "run-1", **kwargs: Any) -> records.RunRecord:
-    return records.create(redis, run_id, SPEC, **kwargs)
+def new_run(redis: redis_lib.Redis, run_id: str = "run-1", **kwargs: Any) -> RunRecord:
+    return Records(redis).create(run_id, SPEC, **kwargs)
 
 
 def states(redis: redis_lib.Redis, run_id: str) -> list[tuple[str | None, str, int]]:
@@ -55,7 +57,7 @@ def race(url: str, attempts: list[Callable[[redis_lib.Redis], bool]]) -> list[bo
 
 def test_a_new_run_is_queued_with_its_spec(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client, source="examples/batch.yaml")
-    record = records.get(redis_client, "run-1")
+    record = Records(redis_client).get("run-1")
     assert (record.state, record.attempt, record.name, record.priority) == ("queued", 0, "smoke", 3)
     assert record.tags == ["nightly"] and record.source == "examples/batch.yaml"
     assert record.task_spec() == SPEC
@@ -65,15 +67,15 @@ def test_a_new_run_is_queued_with_its_spec(redis_client: redis_lib.Redis) -> Non
 
 def test_a_run_moves_forward_to_a_terminal_state_which_is_final(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client)
-    assert records.transition(redis_client, "run-1", "starting", 1, worker="w1")
-    assert records.transition(redis_client, "run-1", "running", 1, container_id="c0ffee")
-    assert not records.transition(redis_client, "run-1", "starting", 1)  # backwards
-    assert not records.transition(redis_client, "run-1", "queued", 1)
-    assert records.transition(redis_client, "run-1", "succeeded", 1, stop_reason="end_turn", result={"ok": 1})
-    assert not records.transition(redis_client, "run-1", "failed", 1)  # terminal is final
-    assert not records.transition(redis_client, "run-1", "starting", 2)  # even for a new attempt
+    assert Records(redis_client).transition("run-1", "starting", 1, worker="w1")
+    assert Records(redis_client).transition("run-1", "running", 1, container_id="c0ffee")
+    assert not Records(redis_client).transition("run-1", "starting", 1)  # backwards
+    assert not Records(redis_client).transition("run-1", "queued", 1)
+    assert Records(redis_client).transition("run-1", "succeeded", 1, stop_reason="end_turn", result={"ok": 1})
+    assert not Records(redis_client).transition("run-1", "failed", 1)  # terminal is final
+    assert not Records(redis_client).transition("run-1", "starting", 2)  # even for a new attempt
 
-    record = records.get(redis_client, "run-1")
+    record = Records(redis_client).get("run-1")
     assert (record.state, record.attempt, record.worker, record.container_id) == (
         "succeeded",
         1,
@@ -92,14 +94,14 @@ def test_a_run_moves_forward_to_a_terminal_state_which_is_final(redis_client: re
 
 def test_a_new_attempt_restarts_a_run_whose_worker_died(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client)
-    records.transition(redis_client, "run-1", "starting", 1)
-    records.transition(redis_client, "run-1", "running", 1)
+    Records(redis_client).transition("run-1", "starting", 1)
+    Records(redis_client).transition("run-1", "running", 1)
 
-    assert records.transition(redis_client, "run-1", "starting", 2)
-    assert not records.transition(redis_client, "run-1", "succeeded", 1)  # the dead attempt is stale
-    assert not records.transition(redis_client, "run-1", "running", 3)  # a new attempt starts first
-    assert records.transition(redis_client, "run-1", "running", 2)
-    assert records.get(redis_client, "run-1").attempt == 2
+    assert Records(redis_client).transition("run-1", "starting", 2)
+    assert not Records(redis_client).transition("run-1", "succeeded", 1)  # the dead attempt is stale
+    assert not Records(redis_client).transition("run-1", "running", 3)  # a new attempt starts first
+    assert Records(redis_client).transition("run-1", "running", 2)
+    assert Records(redis_client).get("run-1").attempt == 2
     assert states(redis_client, "run-1")[-2:] == [("running", "starting", 2), ("starting", "running", 2)]
 
 
@@ -107,7 +109,7 @@ def test_only_one_of_many_racing_deliveries_starts_an_attempt(
     redis_server: Any, redis_client: redis_lib.Redis
 ) -> None:
     new_run(redis_client)
-    results = race(redis_server.url, [lambda r: records.transition(r, "run-1", "starting", 1)] * 8)
+    results = race(redis_server.url, [lambda r: Records(r).transition("run-1", "starting", 1)] * 8)
     assert results.count(True) == 1
     assert states(redis_client, "run-1") == [(None, "queued", 0), ("queued", "starting", 1)]
 
@@ -116,48 +118,47 @@ def test_racing_terminal_transitions_leave_exactly_one_outcome(
     redis_server: Any, redis_client: redis_lib.Redis
 ) -> None:
     new_run(redis_client)
-    records.transition(redis_client, "run-1", "starting", 1)
+    Records(redis_client).transition("run-1", "starting", 1)
     outcomes = ["succeeded", "failed", "cancelled", "budget_exhausted"] * 2
-    calls = [lambda r, s=s: records.transition(r, "run-1", s, 1, stop_reason=s) for s in outcomes]
+    calls = [lambda r, s=s: Records(r).transition("run-1", s, 1, stop_reason=s) for s in outcomes]
     results = race(redis_server.url, calls)
 
     assert results.count(True) == 1
     winner = outcomes[results.index(True)]
-    record = records.get(redis_client, "run-1")
+    record = Records(redis_client).get("run-1")
     assert (record.state, record.stop_reason) == (winner, winner)
 
 
 def test_a_refused_transition_changes_nothing(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client)
-    records.transition(redis_client, "run-1", "cancelled", None)
-    assert not records.transition(redis_client, "run-1", "failed", None, error="late", cost_usd=9.0)
-    record = records.get(redis_client, "run-1")
+    Records(redis_client).transition("run-1", "cancelled", None)
+    assert not Records(redis_client).transition("run-1", "failed", None, error="late", cost_usd=9.0)
+    record = Records(redis_client).get("run-1")
     assert (record.state, record.error, record.cost_usd) == ("cancelled", None, None)
 
 
 def test_unknown_runs_states_and_fields_are_refused(redis_client: redis_lib.Redis) -> None:
-    with pytest.raises(records.RunNotFound):
-        records.transition(redis_client, "nope", "starting", 1)
-    with pytest.raises(records.RunNotFound):
-        records.update(redis_client, "nope", cost_usd=1.0)
+    with pytest.raises(RunNotFound):
+        Records(redis_client).transition("nope", "starting", 1)
+    with pytest.raises(RunNotFound):
+        Records(redis_client).update("nope", cost_usd=1.0)
     new_run(redis_client)
     with pytest.raises(ValueError, match="unknown state"):
-        records.transition(redis_client, "run-1", "paused", 1)
+        Records(redis_client).transition("run-1", "paused", 1)
     with pytest.raises(ValueError, match="not a run record field: colour"):
-        records.update(redis_client, "run-1", colour="red")
+        Records(redis_client).update("run-1", colour="red")
 
 
 def test_update_sets_usage_cost_and_artifacts_without_moving(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client)
-    records.update(
-        redis_client,
+    Records(redis_client).update(
         "run-1",
         usage={"input_tokens": 1200, "output_tokens": 80},
         cost_usd=0.0048,
         artifact_prefix="runs/run-1/attempt-1/",
         artifact_url="file:///srv/artifacts/runs/run-1/attempt-1/",
     )
-    record = records.get(redis_client, "run-1")
+    record = Records(redis_client).get("run-1")
     assert record.state == "queued"
     assert record.usage == {"input_tokens": 1200, "output_tokens": 80} and record.cost_usd == 0.0048
     assert record.artifact_url == "file:///srv/artifacts/runs/run-1/attempt-1/"
@@ -166,8 +167,8 @@ def test_update_sets_usage_cost_and_artifacts_without_moving(redis_client: redis
 def test_every_transition_is_logged_with_the_run_id(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client)
     with capture_logs() as logs:
-        records.transition(redis_client, "run-1", "starting", 1)
-        records.transition(redis_client, "run-1", "queued", 1)
+        Records(redis_client).transition("run-1", "starting", 1)
+        Records(redis_client).transition("run-1", "queued", 1)
     assert [(e["event"], e["run_id"], e["to"]) for e in logs] == [
         ("run.transition", "run-1", "starting"),
         ("run.transition_refused", "run-1", "queued"),
@@ -179,7 +180,7 @@ def test_progress_events_follow_state_events_and_can_be_read_from_a_cursor(
     redis_client: redis_lib.Redis,
 ) -> None:
     new_run(redis_client)
-    records.transition(redis_client, "run-1", "starting", 1)
+    Records(redis_client).transition("run-1", "starting", 1)
     events.append(redis_client, "run-1", "step", step=1, text="computer: screenshot")
     first = events.read(redis_client, "run-1")
     assert [e.type for e in first] == ["state", "state", "step"]
@@ -210,67 +211,67 @@ def test_follow_blocks_until_an_event_arrives(redis_server: Any, redis_client: r
 
 def test_cancelling_a_queued_run_is_final_at_once(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client, files={"/tmp/in.txt": b"x"})
-    assert records.cancel(redis_client, "run-1", reason="not needed") == "cancelled"
-    record = records.get(redis_client, "run-1")
+    assert Records(redis_client).cancel("run-1", reason="not needed") == "cancelled"
+    record = Records(redis_client).get("run-1")
     assert (record.state, record.error) == ("cancelled", "not needed")
-    assert records.cancel_reason(redis_client, "run-1") == "not needed"
-    assert not records.transition(redis_client, "run-1", "starting", 1)  # its delivery is skipped
+    assert Records(redis_client).cancel_reason("run-1") == "not needed"
+    assert not Records(redis_client).transition("run-1", "starting", 1)  # its delivery is skipped
     assert inputs.fetch(redis_client, "run-1") == {}
 
 
 def test_cancelling_a_running_run_asks_its_worker(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client)
-    records.transition(redis_client, "run-1", "starting", 1)
-    records.transition(redis_client, "run-1", "running", 1)
-    assert not records.cancel_requested(redis_client, "run-1")
+    Records(redis_client).transition("run-1", "starting", 1)
+    Records(redis_client).transition("run-1", "running", 1)
+    assert not Records(redis_client).cancel_requested("run-1")
 
-    assert records.cancel(redis_client, "run-1") == "requested"
-    assert records.get(redis_client, "run-1").state == "running"
-    assert records.cancel_requested(redis_client, "run-1")
-    assert records.cancel_reason(redis_client, "run-1") == "cancelled by user"
-    assert records.transition(redis_client, "run-1", "cancelled", 1, stop_reason="cancelled")
-    assert records.cancel(redis_client, "run-1") == "finished"
+    assert Records(redis_client).cancel("run-1") == "requested"
+    assert Records(redis_client).get("run-1").state == "running"
+    assert Records(redis_client).cancel_requested("run-1")
+    assert Records(redis_client).cancel_reason("run-1") == "cancelled by user"
+    assert Records(redis_client).transition("run-1", "cancelled", 1, stop_reason="cancelled")
+    assert Records(redis_client).cancel("run-1") == "finished"
 
 
 def test_runs_list_newest_first_and_by_state(redis_client: redis_lib.Redis) -> None:
     for index in range(5):
-        records.create(redis_client, f"run-{index}", SPEC, now=1000.0 + index)
-    records.transition(redis_client, "run-1", "starting", 1)
-    records.transition(redis_client, "run-3", "starting", 1)
+        Records(redis_client).create(f"run-{index}", SPEC, now=1000.0 + index)
+    Records(redis_client).transition("run-1", "starting", 1)
+    Records(redis_client).transition("run-3", "starting", 1)
 
-    assert [r.run_id for r in records.list_runs(redis_client)] == [
+    assert [r.run_id for r in Records(redis_client).list()] == [
         "run-4",
         "run-3",
         "run-2",
         "run-1",
         "run-0",
     ]
-    assert [r.run_id for r in records.list_runs(redis_client, state="starting")] == ["run-3", "run-1"]
-    assert [r.run_id for r in records.list_runs(redis_client, limit=2)] == ["run-4", "run-3"]
-    assert records.count_by_state(redis_client) == {"queued": 3, "starting": 2}
+    assert [r.run_id for r in Records(redis_client).list(["starting"])] == ["run-3", "run-1"]
+    assert [r.run_id for r in Records(redis_client).list(limit=2)] == ["run-4", "run-3"]
+    assert Records(redis_client).count_by_state() == {"queued": 3, "starting": 2}
 
 
 def test_input_files_are_kept_until_the_run_finishes(redis_client: redis_lib.Redis) -> None:
     new_run(redis_client, files={"/home/user/a.pdf": b"%PDF-1.4 a", "/tmp/b": b"\x00\xff"})
-    records.transition(redis_client, "run-1", "starting", 1)
-    records.transition(redis_client, "run-1", "starting", 2)  # a redelivery still finds them
+    Records(redis_client).transition("run-1", "starting", 1)
+    Records(redis_client).transition("run-1", "starting", 2)  # a redelivery still finds them
     assert inputs.fetch(redis_client, "run-1") == {"/home/user/a.pdf": b"%PDF-1.4 a", "/tmp/b": b"\x00\xff"}
-    records.transition(redis_client, "run-1", "failed", 2)
+    Records(redis_client).transition("run-1", "failed", 2)
     assert inputs.fetch(redis_client, "run-1") == {}
 
 
 def test_input_files_above_the_limits_create_nothing(redis_client: redis_lib.Redis) -> None:
     with pytest.raises(ValueError, match="limit per run"):
         new_run(redis_client, "run-2", files={"/a": b"x" * 6, "/b": b"y" * 6}, limits=inputs.Limits(10, 10))
-    with pytest.raises(records.RunNotFound):
-        records.get(redis_client, "run-2")  # nothing half-created
+    with pytest.raises(RunNotFound):
+        Records(redis_client).get("run-2")  # nothing half-created
 
 
 def test_records_bound_to_a_client_offer_the_same_operations(redis_client: redis_lib.Redis) -> None:
     spec = TaskSpec.model_validate(
         {"name": "f", "prompt": "p", "files": [{"src": "/x/a.pdf", "dest": "/home/user/a.pdf"}]}
     )
-    runs = records.Records(redis_client)
+    runs = Records(redis_client)
     runs.create("run-1", spec, files={"/home/user/a.pdf": b"%PDF"})
     runs.create("run-2", SPEC)
     assert runs.transition("run-2", "starting", attempt=1, worker="w")
@@ -279,7 +280,7 @@ def test_records_bound_to_a_client_offer_the_same_operations(redis_client: redis
 
     assert runs.input_file("run-1", 0) == b"%PDF"
     assert [r.run_id for r in runs.list(states=("starting", "running"))] == ["run-2"]
-    assert runs.get("run-2").steps == 3 and not runs.get("run-2").is_terminal
+    assert runs.get("run-2").steps == 3 and not runs.get("run-2").terminal
     assert [e["type"] for e in runs.events("run-2")] == ["state", "state", "step"]
     assert runs.find("nope") is None and not runs.cancel_requested("run-2")
     assert TaskSpec.model_validate_json(runs.get("run-1").spec_json) == spec

@@ -17,6 +17,7 @@ from core.errors import NightshiftError
 from core.models import ModelConfig
 from core.settings import Settings
 from core.spec import TaskSpec
+from core.states import RunState, StopReason, budget_exhausted, error_kind, unexpected_stop
 from workers.agent.blocks import final_text, response_to_params, tool_uses, user_text
 from workers.agent.caching import (
     CachePolicy,
@@ -90,10 +91,10 @@ def run_session(
     try:
         session = Session(spec, sandbox, client, hooks, model_config, opts, clock, logger)
     except ValueError as exc:  # includes InvalidOutputSchema
-        return RunResult(state="failed", stop_reason="invalid task", error=str(exc))
+        return RunResult(RunState.FAILED, StopReason.INVALID_TASK, error=str(exc))
     except Exception as exc:  # e.g. the sandbox died before the first request
         logger.warning("run failed before the first request", error=str(exc))
-        return RunResult(state="failed", stop_reason=type(exc).__name__, error=f"{type(exc).__name__}: {exc}")
+        return RunResult(RunState.FAILED, error_kind(exc), error=f"{error_kind(exc)}: {exc}")
     return session.run()
 
 
@@ -143,19 +144,19 @@ class Session:
             return self._ended(stop.state, stop.stop_reason, error=stop.error)
         except NightshiftError as exc:
             self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
-            return self._ended("failed", type(exc).__name__, error=f"{type(exc).__name__}: {exc}")
+            return self._ended(RunState.FAILED, error_kind(exc), error=f"{error_kind(exc)}: {exc}")
         except Exception as exc:  # never let a bug escape: the caller must record a state
             self.log.exception("loop crashed")
-            return self._ended("failed", "internal_error", error=f"{type(exc).__name__}: {exc}")
+            return self._ended(RunState.FAILED, StopReason.INTERNAL_ERROR, error=f"{error_kind(exc)}: {exc}")
 
     def _check_stop(self) -> None:
         reason = self.hooks.cancel_requested()
         if reason:
-            raise StopRun("cancelled", reason)
+            raise StopRun(RunState.CANCELLED, reason)
         elapsed_s = self.clock.monotonic() - self.started
         budget = self.accounts.exhausted(self.spec.budgets, steps=self.steps, elapsed_s=elapsed_s)
         if budget:
-            raise StopRun("budget_exhausted", f"budget: {budget}")
+            raise StopRun(RunState.BUDGET_EXHAUSTED, budget_exhausted(budget))
 
     def _step(self) -> RunResult | None:
         prune_images(self.messages, self.options.cache)
@@ -196,12 +197,13 @@ class Session:
             self._append_assistant(content)
             return Turn(), None
         if stop_reason == "refusal":
-            return Turn(), self._ended("failed", "refusal", error="the model refused to continue the task")
+            error = "the model refused to continue the task"
+            return Turn(), self._ended(RunState.FAILED, StopReason.REFUSAL, error=error)
         if stop_reason == "model_context_window_exceeded":
             error = "the conversation no longer fits the model's context window"
-            return Turn(), self._ended("failed", "model_context_window_exceeded", error=error)
+            return Turn(), self._ended(RunState.FAILED, StopReason.CONTEXT_WINDOW_EXCEEDED, error=error)
         error = f"the API returned stop_reason {stop_reason!r}, which this loop does not handle"
-        return Turn(), self._ended("failed", f"unexpected stop_reason: {stop_reason}", error=error)
+        return Turn(), self._ended(RunState.FAILED, unexpected_stop(stop_reason), error=error)
 
     def _tool_turn(
         self, content: list[dict[str, Any]], cut_off_id: str | None = None
@@ -209,19 +211,20 @@ class Session:
         self._append_assistant(content)
         turn = self.runner.run_turn(self.steps, tool_uses(content), cut_off_id=cut_off_id)
         if turn.submitted:
-            return turn, self._ended("succeeded", "submit_result", result=turn.answer)
+            return turn, self._ended(RunState.SUCCEEDED, StopReason.SUBMIT_RESULT, result=turn.answer)
         if turn.infeasible is not None:
             reason = turn.infeasible
-            return turn, self._ended("infeasible", "declare_infeasible", result={"reason": reason})
+            infeasible = {"reason": reason}
+            return turn, self._ended(RunState.INFEASIBLE, StopReason.DECLARE_INFEASIBLE, result=infeasible)
         self.messages.append({"role": "user", "content": turn.results})
         return turn, None
 
     def _final_answer(self, content: list[dict[str, Any]]) -> RunResult | None:
         if self.tools.contract is None:
-            return self._ended("succeeded", "end_turn", result={"text": final_text(content)})
+            return self._ended(RunState.SUCCEEDED, StopReason.END_TURN, result={"text": final_text(content)})
         if self.nudges >= self.options.max_submit_nudges:
             error = "the model ended its turn without calling submit_result"
-            return self._ended("failed", "no result submitted", error=error)
+            return self._ended(RunState.FAILED, StopReason.NO_RESULT, error=error)
         self.nudges += 1
         self._append_assistant(content)
         self.messages.append(user_text(SUBMIT_NUDGE))
@@ -230,7 +233,7 @@ class Session:
     def _cut_off(self, content: list[dict[str, Any]]) -> tuple[Turn, RunResult | None]:
         if not content:
             error = "the response hit max_tokens before producing any content; raise max_tokens"
-            return Turn(), self._ended("failed", "max_tokens", error=error)
+            return Turn(), self._ended(RunState.FAILED, StopReason.MAX_TOKENS, error=error)
         last = content[-1]
         if last.get("type") == "tool_use":
             return self._tool_turn(content, cut_off_id=last.get("id"))
@@ -272,7 +275,7 @@ class Session:
     # --- endings and logging ------------------------------------------------------------------------
 
     def _ended(
-        self, state: str, stop_reason: str, *, result: Any = None, error: str | None = None
+        self, state: RunState, stop_reason: str, *, result: Any = None, error: str | None = None
     ) -> RunResult:
         return RunResult(
             state=state,

@@ -22,6 +22,7 @@ from core.errors import (
     is_image_rejection,
     is_retryable,
 )
+from core.states import RunState, StopReason, budget_exhausted
 from workers.agent.retry import Backoff
 from workers.clock import Clock
 from workers.hooks import Hooks
@@ -32,7 +33,7 @@ MIN_TIMEOUT_S = 1.0
 class StopRun(Exception):
     """Ends the run with a terminal state; raised from deep inside a step, caught by the loop."""
 
-    def __init__(self, state: str, stop_reason: str, error: str | None = None) -> None:
+    def __init__(self, state: RunState, stop_reason: str, error: str | None = None) -> None:
         super().__init__(stop_reason)
         self.state = state
         self.stop_reason = stop_reason
@@ -86,15 +87,17 @@ class Requester:
     def _wait_or_stop(self, retry: int, exc: Exception) -> None:
         message = describe(exc)
         if not is_retryable(exc):
-            raise StopRun("failed", "api_error", message) from exc
+            raise StopRun(RunState.FAILED, StopReason.API_ERROR, message) from exc
         if retry >= self.backoff.max_attempts:
-            raise StopRun("failed", "api_error", f"gave up after {retry} attempts: {message}") from exc
+            message = f"gave up after {retry} attempts: {message}"
+            raise StopRun(RunState.FAILED, StopReason.API_ERROR, message) from exc
         wait_s = self.backoff.delay_s(retry, exc)
         if self.clock.monotonic() + wait_s >= self.deadline:
-            raise StopRun("budget_exhausted", "budget: max_wall_s", f"while retrying: {message}") from exc
+            message = f"while retrying: {message}"
+            raise StopRun(RunState.BUDGET_EXHAUSTED, budget_exhausted("max_wall_s"), message) from exc
         reason = self.hooks.cancel_requested()
         if reason:
-            raise StopRun("cancelled", reason) from exc
+            raise StopRun(RunState.CANCELLED, reason) from exc
         self._warn(f"retrying in {wait_s:.2f}s", exc)
         self.hooks.on_wait(f"api retry {retry}: {message}", wait_s)
         self.clock.sleep(wait_s)

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.models import ModelConfig
 from core.spec import ScriptStep, TaskSpec
+from core.states import RunState, StopReason, budget_exhausted, step_failed
 from workers.agent.toolspec import ToolSpec, tool_group
 from workers.hooks import Hooks, StepSummary
 from workers.outcome import RunResult
@@ -33,19 +34,19 @@ def run_script(
         output = _play(tools, sandbox, hooks, index, step)
         outputs.append({"step": index, "tool": step.name, "text": output.text, "is_error": output.is_error})
         if output.is_error:
-            return _ended(("failed", f"step {index} ({step.name}) failed: {output.text}"), index, outputs)
-    return RunResult(state="succeeded", stop_reason="script complete", steps=len(spec.steps),
+            return _ended((RunState.FAILED, step_failed(index, step.name, output.text)), index, outputs)
+    return RunResult(RunState.SUCCEEDED, StopReason.SCRIPT_COMPLETE, steps=len(spec.steps),
                      result={"steps": outputs})
 
 
-def _should_stop(spec: TaskSpec, hooks: Hooks, index: int, elapsed_s: float) -> tuple[str, str] | None:
+def _should_stop(spec: TaskSpec, hooks: Hooks, index: int, elapsed_s: float) -> tuple[RunState, str] | None:
     reason = hooks.cancel_requested()
     if reason:
-        return "cancelled", reason
+        return RunState.CANCELLED, reason
     if index > spec.budgets.max_steps:
-        return "budget_exhausted", "budget: max_steps"
+        return RunState.BUDGET_EXHAUSTED, budget_exhausted("max_steps")
     if elapsed_s >= spec.budgets.max_wall_s:
-        return "budget_exhausted", "budget: max_wall_s"
+        return RunState.BUDGET_EXHAUSTED, budget_exhausted("max_wall_s")
     return None
 
 
@@ -65,8 +66,8 @@ def _play(tools: ToolSpec, sandbox: ToolExecutor, hooks: Hooks, index: int, step
     return output
 
 
-def _ended(stop: tuple[str, str], steps: int, outputs: list[dict[str, Any]]) -> RunResult:
+def _ended(stop: tuple[RunState, str], steps: int, outputs: list[dict[str, Any]]) -> RunResult:
     state, reason = stop
-    error = reason if state == "failed" else None
+    error = reason if state == RunState.FAILED else None
     return RunResult(state=state, stop_reason=reason, steps=steps, result={"steps": outputs}, error=error)
 

@@ -9,9 +9,10 @@ Spool layout (``spool_dir``, shared safely by every worker process on the host):
 - ``<h>.<token>.flight``: a version a flusher has claimed and is uploading.
 - ``.lock``: an ``flock`` held only for renames and unlinks, never during network calls.
 
-Rules that keep every key's final object the newest one, in any order and with any number of
-flushers: once a key has a spooled version, later writes of that key are spooled too (never sent
-past it); a flusher claims a key only when no other flight of it exists; a finished flight is
+Rules that keep every key's final object the newest one, with any number of flushers, and the
+store's objects arriving in the order they were written (so a run's ``manifest.json``, written
+last, never lands before the objects it lists): while anything is spooled, later writes are
+spooled too (never sent past it), and a flush uploads in the order things were spooled; a flusher claims a key only when no other flight of it exists; a finished flight is
 deleted, a failed one goes back unless a newer version arrived meanwhile. Uploads are plain
 overwrites, so repeating one is harmless. Assumes one writer per key (one run writes its prefix).
 """
@@ -64,7 +65,7 @@ class SpoolingStore(ArtifactStore):
     def put(self, key: str, data: bytes, content_type: str = OCTET) -> None:
         check_key(key)
         h = self._hash(key)
-        if not self.is_down() and not self._has_entry(h):
+        if not self.is_down() and not self._anything_spooled():
             try:
                 self.inner.put(key, data, content_type)
                 return
@@ -127,8 +128,16 @@ class SpoolingStore(ArtifactStore):
     def _flights(self, h: str) -> builtins.list[Path]:
         return sorted(self.dir.glob(f"{h}.*.flight"))
 
-    def _has_entry(self, h: str) -> bool:
-        return self._obj(h).exists() or bool(self._flights(h))
+    def _anything_spooled(self) -> bool:
+        """Whether this store's target has anything waiting (the directory is empty while the
+        store answers, so this costs one directory listing)."""
+        return bool(self.pending())
+
+    def _in_spool_order(self) -> builtins.list[Path]:
+        """Waiting objects, oldest write first (a key written again moves to the back)."""
+        found = [(header.get("spooled_at", 0.0), path) for path in self.dir.glob("*.obj")
+                 if (header := _header(path)) is not None]
+        return [path for _, path in sorted(found)]
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -165,7 +174,7 @@ class SpoolingStore(ArtifactStore):
         with self._flush_lock:
             self._reclaim_stale()
             uploaded = 0
-            for obj in sorted(self.dir.glob("*.obj")):
+            for obj in self._in_spool_order():
                 outcome = self._upload_one(obj)
                 if outcome is False:
                     return uploaded

@@ -18,32 +18,32 @@ import docker
 import structlog
 from docker.errors import APIError, NotFound
 
+from core import labels as label
 from core.broker import send_run
+from core.events import EventType
 from core.records import Records
 from core.settings import Settings
+from core.states import IN_FLIGHT
 from workers.fleet.lease import lease_held
 from workers.runtime import Runtime
 
-RUN_LABEL = "nightshift.run_id"
-# Containers carry the fleet (queue) they belong to: a reaper only ever touches its own fleet's
-# sandboxes, never those of another fleet (or a test) sharing the Docker engine.
-FLEET_LABEL = "nightshift.fleet"
+IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
 log = structlog.get_logger("nightshift.reaper")
 
 
 def _why_remove(container: Any, records: Records, redis_client: Any, now: float) -> str | None:
     labels = container.labels
-    run_id = labels.get(RUN_LABEL, "")
-    if float(labels.get("nightshift.deadline", "inf")) < now:
+    run_id = labels.get(label.RUN_ID, "")
+    if float(labels.get(label.DEADLINE, "inf")) < now:
         return "past its deadline"
     record = records.find(run_id)
     if record is None:
         return "run unknown"
-    if record.is_terminal:
+    if record.terminal:
         return f"run {record.state}"
     if not lease_held(redis_client, run_id):
         return "no live lease (worker gone)"
-    if labels.get("nightshift.attempt") != str(record.attempt):
+    if labels.get(label.ATTEMPT) != str(record.attempt):
         return "stale attempt"
     return None
 
@@ -53,7 +53,7 @@ def reap_containers(
 ) -> int:
     removed = 0
     now = time.time()
-    mine = {"label": [RUN_LABEL, f"{FLEET_LABEL}={fleet}"]}
+    mine = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
     for container in docker_client.containers.list(all=True, filters=mine):
         reason = _why_remove(container, records, redis_client, now)
         if reason is None:
@@ -62,7 +62,7 @@ def reap_containers(
             container.remove(force=True)
             removed += 1
             log.info("container removed", container=container.short_id,
-                     run_id=container.labels.get(RUN_LABEL), reason=reason)
+                     run_id=container.labels.get(label.RUN_ID), reason=reason)
         except (NotFound, APIError):
             continue
     return removed
@@ -70,12 +70,12 @@ def reap_containers(
 
 def resume_orphans(records: Records, redis_client: Any, app: Any, settings: Settings) -> int:
     resumed = 0
-    for record in records.list(states=("starting", "running")):
+    for record in records.list(IN_FLIGHT, limit=IN_FLIGHT_SCAN):
         if lease_held(redis_client, record.run_id):
             continue
         max_wall_s = float(record.spec.get("budgets", {}).get("max_wall_s", settings.max_wall_s_cap))
         send_run(app, settings, record.run_id, record.priority, max_wall_s)
-        records.event(record.run_id, "resumed", reason="worker gone", attempt=record.attempt)
+        records.event(record.run_id, EventType.RESUMED, reason="worker gone", attempt=record.attempt)
         log.warning("run resumed", run_id=record.run_id, attempt=record.attempt)
         resumed += 1
     return resumed

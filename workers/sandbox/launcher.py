@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import labels as label
 from core.errors import SandboxStartError
 from core.settings import Settings
 from sandbox_image.executor import protocol
 from workers.sandbox.sandbox import Sandbox
 
 SANDBOX_UID = 1000
-LABEL_SANDBOX = "nightshift.sandbox"
 
 
 def _safe_name(run_id: str) -> str:
@@ -123,7 +123,7 @@ class SandboxLauncher:
             nano_cpus=int(s.sandbox_cpus * 1e9),
             pids_limit=s.sandbox_pids_limit,
             init=True,
-            labels={**spec.labels, LABEL_SANDBOX: "1"},
+            labels={**spec.labels, label.SANDBOX: "1"},
             environment={**spec.env, "WIDTH": str(spec.width), "HEIGHT": str(spec.height)},
             volumes={str(socket_dir): {"bind": protocol.SOCKET_DIR_IN_SANDBOX, "mode": "rw"}},
         )

@@ -1,0 +1,92 @@
+"""The words a run is described by: its states and why it stopped. Spelled once, here.
+
+Both are ``StrEnum``: a member *is* its string, so records, JSON, Redis and the HTTP API carry the
+plain value (``"succeeded"``) and comparisons with plain strings keep working.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    """Where a run is: ``queued → starting → running → one terminal state``."""
+
+    QUEUED = "queued"
+    STARTING = "starting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    INFEASIBLE = "infeasible"
+    CANCELLED = "cancelled"
+    # Accepted by the records, produced by nothing yet: the approval work makes it a pause that
+    # returns to ``running``. Until then the records treat it as final, as they always have.
+    NEEDS_APPROVAL = "needs_approval"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+def run_state(value: str) -> RunState:
+    """The state named ``value``; a clear ``ValueError`` for a name that is not one."""
+    try:
+        return RunState(value)
+    except ValueError:
+        raise ValueError(f"unknown state {value!r}; one of {', '.join(RunState)}") from None
+
+
+ACTIVE = frozenset({RunState.QUEUED, RunState.STARTING, RunState.RUNNING})
+TERMINAL = frozenset(set(RunState) - ACTIVE)
+# How a run can end (what an agent or the runner returns); ``needs_approval`` is not an ending.
+OUTCOMES = frozenset(TERMINAL - {RunState.NEEDS_APPROVAL})
+# A worker owns a run in these states: the reaper resumes them when no worker holds the lease.
+IN_FLIGHT = (RunState.STARTING, RunState.RUNNING)
+
+
+class StopReason(StrEnum):
+    """Why a run stopped, when it is one of the fixed causes. Causes that carry a detail (which
+    budget, which step, which error) are built by the functions below, so they read the same
+    everywhere."""
+
+    # the model's own stop reasons (Messages API ``stop_reason``)
+    END_TURN = "end_turn"
+    MAX_TOKENS = "max_tokens"
+    REFUSAL = "refusal"
+    CONTEXT_WINDOW_EXCEEDED = "model_context_window_exceeded"
+    # the loop's structured endings
+    SUBMIT_RESULT = "submit_result"
+    DECLARE_INFEASIBLE = "declare_infeasible"
+    NO_RESULT = "no result submitted"
+    SCRIPT_COMPLETE = "script complete"
+    # failures and interruptions
+    API_ERROR = "api_error"
+    INVALID_TASK = "invalid task"
+    INTERNAL_ERROR = "internal_error"
+    TIME_LIMIT = "time limit"
+    CANCELLED = "cancelled"
+    CANCELLED_BY_REQUEST = "cancelled by request"
+    ENQUEUE_FAILED = "enqueue_failed"
+
+
+BUDGET_PREFIX = "budget: "
+
+
+def budget_exhausted(budget: str) -> str:
+    """``budget: max_steps`` and the like: which budget ran out."""
+    return f"{BUDGET_PREFIX}{budget}"
+
+
+def unexpected_stop(api_stop_reason: str | None) -> str:
+    return f"unexpected stop_reason: {api_stop_reason}"
+
+
+def step_failed(index: int, name: str, text: str) -> str:
+    """A script step that answered with an error."""
+    return f"step {index} ({name}) failed: {text}"
+
+
+def error_kind(exc: BaseException) -> str:
+    """An infrastructure failure stops a run with the name of its error type."""
+    return type(exc).__name__
