@@ -8,7 +8,8 @@ numbers first (0 = most urgent).
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, NamedTuple
 
 import redis
 from celery import Celery
@@ -44,19 +45,25 @@ def connect_redis(settings: Settings) -> redis.Redis:
     )
 
 
-def time_limits(max_wall_s: float, settings: Settings) -> dict[str, float]:
+class TimeLimits(NamedTuple):
+    soft_s: int  # whole seconds, rounded up: Celery's limits are ints
+    hard_s: int
+
+
+def time_limits(max_wall_s: float, settings: Settings) -> TimeLimits:
     """Celery's soft and hard time limits for one run, derived from its wall-clock budget. The
     loop stops itself at ``max_wall_s``; the soft limit (+grace) interrupts a run stuck past it so
     the worker still records the outcome and removes the container; the hard limit (+2x grace)
     kills the pool process. ``workers/app.py`` checks the visibility timeout exceeds the longest."""
-    soft = min(max_wall_s, settings.max_wall_s_cap) + settings.time_limit_grace_s
-    return {"soft_time_limit": soft, "time_limit": soft + settings.time_limit_grace_s}
+    soft = math.ceil(min(max_wall_s, settings.max_wall_s_cap)) + settings.time_limit_grace_s
+    return TimeLimits(soft, soft + settings.time_limit_grace_s)
 
 
 def send_run(celery_app: Celery, settings: Settings, run_id: str, priority: int, max_wall_s: float) -> None:
     """Send ``nightshift.run`` by name: the one place a run message is built."""
+    limits = time_limits(max_wall_s, settings)
     celery_app.send_task(RUN_TASK, args=[run_id], queue=settings.queue_name, priority=priority,
-                         **time_limits(max_wall_s, settings))
+                         soft_time_limit=limits.soft_s, time_limit=limits.hard_s)
 
 
 def make_celery(settings: Settings, name: str = "nightshift-scheduler") -> Celery:
@@ -74,7 +81,7 @@ def queue_keys(settings: Settings) -> list[str]:
     return [name if step == 0 else f"{name}{QUEUE_SEP}{step}" for step in PRIORITY_STEPS]
 
 
-def queue_depth(redis: Any, settings: Settings) -> int:
+def queue_depth(redis: redis.Redis, settings: Settings) -> int:
     with redis.pipeline(transaction=False) as pipe:
         for key in queue_keys(settings):
             pipe.llen(key)

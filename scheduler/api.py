@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +36,7 @@ from scheduler.taskfile import Checks, load_text
 from scheduler.yamlfile import InvalidFile
 
 log = structlog.get_logger("nightshift.api")
+Route = Callable[[str], tuple[HTTPStatus, dict[str, Any]]]
 _RUN = re.compile(r"^/runs/([A-Za-z0-9_.-]+)$")
 _CANCEL = re.compile(r"^/runs/([A-Za-z0-9_.-]+)/cancel$")
 
@@ -111,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         given = self.headers.get("Authorization", "")
         return hmac.compare_digest(given.encode(), f"Bearer {token.get_secret_value()}".encode())
 
-    def _answer(self, route: Any) -> None:
+    def _answer(self, route: Route) -> None:
         path = urlsplit(self.path).path.rstrip("/") or "/"
         try:
             status, body = self._route(route, path)
@@ -119,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
             status, body = exc.status, exc.body
         self._send(status, body)
 
-    def _route(self, route: Any, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
+    def _route(self, route: Route, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
         if not self._authorized(path):
             raise ApiError(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
         if path == "/healthz":

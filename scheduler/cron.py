@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -108,18 +108,19 @@ class ZonedCrontab(crontab):
         super().__init__(*args, **kwargs)
         self.zone = zone
 
+    # celery-types says ``tz`` is a str; Celery's own returns the app's tzinfo, as this does
     @cached_property
-    def tz(self) -> ZoneInfo:
+    def tz(self) -> ZoneInfo:  # type: ignore[override]
         return ZoneInfo(self.zone)
 
-    def __reduce__(self) -> Any:  # beat's shelve pickles entries: keep the zone
-        cls, fields, kwargs = super().__reduce__()
+    def __reduce__(self) -> tuple[Any, ...]:  # beat's shelve pickles entries: keep the zone
+        cls, fields, kwargs = cast(tuple[Any, Any, dict[str, Any]], super().__reduce__())
         return cls, fields, {**kwargs, "zone": self.zone}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         state = dict(state)
         self.zone = state.pop("zone", "UTC")
-        super().__setstate__(state)
+        super().__setstate__(state)  # type: ignore[misc]  # Celery's crontab has it; the stubs do not
 
 
 def crontab_for(schedule: Schedule) -> ZonedCrontab:

@@ -10,7 +10,7 @@ from scheduler.cron import beat_schedule
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
-    hard_limit_s = time_limits(settings.max_wall_s_cap, settings)["time_limit"]
+    hard_limit_s = time_limits(settings.max_wall_s_cap, settings).hard_s
     if settings.visibility_timeout_s <= hard_limit_s:
         raise ValueError(
             f"visibility_timeout_s ({settings.visibility_timeout_s}) must exceed the longest hard "
@@ -49,8 +49,7 @@ def create_app(settings: Settings) -> Celery:
 
     app = Celery("nightshift")
     app.conf.update(celery_config(settings))
-    app.nightshift_settings = settings
-    register_tasks(app)
+    register_tasks(app, settings)
     _start_reaper_with_worker(settings)
     return app
 

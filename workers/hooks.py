@@ -1,13 +1,28 @@
 """The one hooks interface: every side effect of a run (transcript, metrics, progress,
 cancellation) hangs off it, never inline in the loop. Defaults are no-ops.
+
+``HookChain`` is how the runner combines them, and it keeps side effects on the side: a hook that
+fails (Redis away for a progress event, a metrics sink down) is logged and the run goes on. What
+ends a run still does: ``StopRun`` (a cancel or a budget seen by a hook) and Celery's soft time
+limit pass through every hook call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import structlog
+from celery.exceptions import SoftTimeLimitExceeded
+
+from workers.outcome import StopRun
 from workers.toolio import ToolOutput
+
+P = ParamSpec("P")
+T = TypeVar("T")
+PROPAGATE: tuple[type[BaseException], ...] = (StopRun, SoftTimeLimitExceeded)
+log = structlog.get_logger("nightshift.hooks")
 
 
 @dataclass
@@ -53,36 +68,49 @@ class Hooks:
 
 
 class HookChain(Hooks):
-    """Fans every call out to several hooks, in order."""
+    """Fans every call out to several hooks, in order; one hook's failure never stops the others
+    or the run (see the module's docstring)."""
 
     def __init__(self, *hooks: Hooks) -> None:
         self.hooks = list(hooks)
 
     def on_request(self, step: int, request: dict[str, Any]) -> None:
         for hook in self.hooks:
-            hook.on_request(step, request)
+            _guarded(hook.on_request, step, request)
 
     def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
         for hook in self.hooks:
-            hook.on_response(step, response, elapsed_ms)
+            _guarded(hook.on_response, step, response, elapsed_ms)
 
     def on_tool_result(
         self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
     ) -> None:
         for hook in self.hooks:
-            hook.on_tool_result(step, tool_use, output, elapsed_ms)
+            _guarded(hook.on_tool_result, step, tool_use, output, elapsed_ms)
 
     def on_step_end(self, summary: StepSummary) -> None:
         for hook in self.hooks:
-            hook.on_step_end(summary)
+            _guarded(hook.on_step_end, summary)
 
     def on_wait(self, reason: str, wait_s: float) -> None:
         for hook in self.hooks:
-            hook.on_wait(reason, wait_s)
+            _guarded(hook.on_wait, reason, wait_s)
 
     def cancel_requested(self) -> str | None:
+        """The first hook's reason; a hook that cannot tell (Redis away) is asked again next step."""
         for hook in self.hooks:
-            reason = hook.cancel_requested()
+            reason = _guarded(hook.cancel_requested)
             if reason:
                 return reason
+        return None
+
+
+def _guarded(method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+    try:
+        return method(*args, **kwargs)
+    except PROPAGATE:
+        raise
+    except Exception as exc:
+        log.warning("hook failed; the run goes on", hook=getattr(method, "__qualname__", repr(method)),
+                    error=f"{type(exc).__name__}: {exc}")
         return None

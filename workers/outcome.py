@@ -14,6 +14,17 @@ from typing import Any
 from core.states import OUTCOMES, RunState
 
 
+class StopRun(Exception):
+    """Ends the run with a state it can end in; raised from deep inside a step (or a hook), caught
+    by the agent. Control flow, not a failure: hooks never swallow it."""
+
+    def __init__(self, state: RunState, stop_reason: str, error: str | None = None) -> None:
+        super().__init__(stop_reason)
+        self.state = state
+        self.stop_reason = stop_reason
+        self.error = error
+
+
 @dataclass(frozen=True)
 class RunResult:
     state: RunState  # one of OUTCOMES

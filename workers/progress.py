@@ -8,6 +8,7 @@ import structlog
 
 from core.events import EventType
 from core.records import Records
+from core.states import StopReason
 from workers.hooks import Hooks, StepSummary
 
 
@@ -17,7 +18,7 @@ class ProgressHook(Hooks):
     def __init__(self, records: Records, run_id: str) -> None:
         self.records = records
         self.run_id = run_id
-        self.log = structlog.get_logger("nightshift.run").bind(run_id=run_id)
+        self.log = structlog.get_logger("nightshift.run")
 
     def on_step_end(self, summary: StepSummary) -> None:
         fields = {k: v for k, v in asdict(summary).items() if k != "extra" and v not in (None, 0, 0.0)}
@@ -30,4 +31,4 @@ class ProgressHook(Hooks):
         self.records.event(self.run_id, EventType.WAIT, reason=reason, wait_s=round(wait_s, 2))
 
     def cancel_requested(self) -> str | None:
-        return "cancelled by request" if self.records.cancel_requested(self.run_id) else None
+        return StopReason.CANCELLED_BY_REQUEST if self.records.cancel_requested(self.run_id) else None

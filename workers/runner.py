@@ -44,6 +44,12 @@ class RetryRun(Exception):
 
 
 def execute_run(run_id: str, rt: Runtime) -> dict[str, Any]:
+    """Every log line of this delivery carries ``run_id`` (and ``attempt`` once it is known)."""
+    with structlog.contextvars.bound_contextvars(run_id=run_id):
+        return _execute(run_id, rt)
+
+
+def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
     record = rt.records.get(run_id)
     if record.terminal:
         return {"run_id": run_id, "state": record.state, "skipped": "already finished"}
@@ -70,10 +76,14 @@ class Attempt:
         self.attempt = record.attempt + 1
         self.spec = TaskSpec.model_validate_json(record.spec_json)
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
-        self.log = structlog.get_logger("nightshift.run").bind(run_id=self.run_id, attempt=self.attempt)
+        self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
 
     def run(self) -> dict[str, Any]:
+        with structlog.contextvars.bound_contextvars(attempt=self.attempt):
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         moved = self.rt.records.transition(
             self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
@@ -149,7 +159,7 @@ class Attempt:
         return model_config_for(self.spec.model or self.rt.settings.default_model, self.rt.settings)
 
     def _hooks(self, secrets: dict[str, str]) -> Hooks:
-        progress = ProgressHook(self.rt.records, self.run_id)
+        progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
         transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
@@ -164,7 +174,7 @@ class Attempt:
         from workers.agent.loop import run_session
 
         return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=self._model_config(),
-                           settings=self.rt.settings, run_id=self.run_id)
+                           settings=self.rt.settings)
 
     def _finish(self, outcome: RunResult) -> None:
         if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):

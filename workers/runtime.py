@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from typing import Any
 
 import docker
 import redis
@@ -13,6 +12,7 @@ from core.broker import connect_redis
 from core.errors import ConfigError
 from core.records import Records
 from core.settings import Settings
+from workers.agent.model_client import AnthropicClient, build_client
 from workers.artifacts.build import build_store
 from workers.artifacts.store import ArtifactStore
 from workers.sandbox.launcher import SandboxLauncher
@@ -27,7 +27,7 @@ class Runtime:
     launcher: SandboxLauncher
     store: ArtifactStore
     hostname: str
-    _model_client: Any = None
+    _model_client: AnthropicClient | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -45,11 +45,9 @@ class Runtime:
         )
 
     @property
-    def model_client(self) -> Any:
+    def model_client(self) -> AnthropicClient:
         """The Anthropic client, built on first use: script-only fleets need no API key."""
         if self._model_client is None:
-            from workers.agent.model_client import build_client
-
             if self.settings.api_provider == "anthropic" and not self.settings.anthropic_api_key:
                 raise ConfigError("ANTHROPIC_API_KEY is not set on this worker; Claude tasks need it")
             self._model_client = build_client(self.settings)

@@ -7,18 +7,19 @@ from typing import Any
 
 from celery import Celery, Task
 
+from core.settings import Settings
 from workers.runtime import Runtime
 
 
-class RuntimeTask(Task):
-    """Builds the process's clients on first use (after the prefork pool forked, never at import)."""
+def register_tasks(app: Celery, settings: Settings) -> None:
+    class RuntimeTask(Task[Any, Any]):
+        """Builds the process's clients on first use (after the prefork pool forked, never at
+        import)."""
 
-    @cached_property
-    def runtime(self) -> Runtime:
-        return Runtime.build(self.app.nightshift_settings)
+        @cached_property
+        def runtime(self) -> Runtime:
+            return Runtime.build(settings)
 
-
-def register_tasks(app: Celery) -> None:
     @app.task(name="nightshift.run", base=RuntimeTask, bind=True)
     def run(self: RuntimeTask, run_id: str) -> dict[str, Any]:
         from workers.runner import RetryRun, execute_run

@@ -69,7 +69,7 @@ def _names_folded() -> dict[str, int]:
 def char_keysym(char: str) -> int:
     """The keysym that produces one character (Latin-1 maps directly, the rest via Unicode)."""
     if char in CONTROL_CHARS:
-        return XK.string_to_keysym(CONTROL_CHARS[char])
+        return int(XK.string_to_keysym(CONTROL_CHARS[char]))
     code = ord(char)
     if 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xFF:
         return code

@@ -31,12 +31,23 @@ from __future__ import annotations
 import json
 import socket
 import struct
+from enum import StrEnum
 from typing import Any
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 SOCKET_NAME = "executor.sock"
 SOCKET_DIR_IN_SANDBOX = "/run/nightshift"
+
+
+class Op(StrEnum):
+    """The ``op`` of a request."""
+
+    CALL = "call"  # one tool call
+    HELLO = "hello"  # sizes, versions, supported tool types
+    WAIT_READY = "wait_ready"  # until the window manager and the panel are up
+    PUT_FILE = "put_file"  # followed by one binary frame: the file's bytes
+    SHUTDOWN = "shutdown"
 
 
 class ProtocolError(Exception):

@@ -172,15 +172,15 @@ class Executor:
 
     def handle(self, request: dict[str, Any], payload: bytes | None) -> Reply:
         op = request.get("op")
-        if op == "call":
+        if op == protocol.Op.CALL:
             return self.call(request)
-        if op == "hello":
+        if op == protocol.Op.HELLO:
             return self.hello(request)
-        if op == "wait_ready":
+        if op == protocol.Op.WAIT_READY:
             return self.wait_ready(request)
-        if op == "put_file":
+        if op == protocol.Op.PUT_FILE:
             return self.put_file(request, payload or b"")
-        if op == "shutdown":
+        if op == protocol.Op.SHUTDOWN:
             raise Shutdown
         raise ToolError(f"unknown op: {op!r}")
 
@@ -234,7 +234,7 @@ class Server:
                 request = protocol.recv_json(conn)
             except protocol.ProtocolError:
                 return  # the worker closed the channel (or sent garbage): wait for the next one
-            payload = protocol.recv_frame(conn) if request.get("op") == "put_file" else None
+            payload = protocol.recv_frame(conn) if request.get("op") == protocol.Op.PUT_FILE else None
             try:
                 reply = self.executor.answer(request, payload)
             except Shutdown:

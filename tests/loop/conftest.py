@@ -16,6 +16,7 @@ from typing import Any
 
 import anthropic
 import pytest
+import structlog
 from PIL import Image
 
 from core.models import resolve_model
@@ -193,15 +194,9 @@ def run(client: anthropic.Anthropic, sandbox: FakeSandbox, clock: FakeClock, hoo
         chosen_sandbox = overrides.pop("sandbox", sandbox)
         spec = make_spec(**overrides)
         config = resolve_model(spec.model or MODEL)
-        return run_session(
-            spec,
-            chosen_sandbox,
-            client,
-            chosen_hooks,
-            model_config=config,
-            options=options,
-            clock=clock,
-            run_id="test-run",
-        )
+        with structlog.contextvars.bound_contextvars(run_id="test-run"):  # as the runner binds it
+            return run_session(
+                spec, chosen_sandbox, client, chosen_hooks, model_config=config, options=options, clock=clock
+            )
 
     return play

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, error, reply, text, tool_use
@@ -94,7 +95,7 @@ def test_a_budget_stop_keeps_the_transcript_and_last_screenshot(
 
 def test_one_log_line_per_step(api: FakeAnthropicAPI, run: Runner, sink: DirSink) -> None:
     script_three_screenshots(api)
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         run(hooks=HookChain(TranscriptHook(sink)))
     steps = [entry for entry in logs if entry["event"] == "agent step"]
     assert [entry["step"] for entry in steps] == [1, 2, 3, 4]

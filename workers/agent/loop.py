@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from core.errors import NightshiftError
 from core.models import ModelConfig
@@ -27,8 +28,9 @@ from workers.agent.caching import (
     with_breakpoints,
 )
 from workers.agent.images import downscale_images
+from workers.agent.model_client import AnthropicClient
 from workers.agent.prompts import system_prompt
-from workers.agent.requester import Requester, StopRun
+from workers.agent.requester import Requester
 from workers.agent.retry import Backoff
 from workers.agent.structured import ResultContract
 from workers.agent.thinking import effective_thinking, thinking_body
@@ -37,7 +39,7 @@ from workers.agent.toolspec import ToolSpec, tool_group
 from workers.agent.usage import Accounts, Usage
 from workers.clock import SYSTEM_CLOCK, Clock
 from workers.hooks import Hooks, StepSummary
-from workers.outcome import RunResult
+from workers.outcome import RunResult, StopRun
 from workers.toolio import ToolExecutor
 
 DEFAULT_MODEL: str = Settings.model_fields["default_model"].default
@@ -73,21 +75,20 @@ class LoopOptions:
 def run_session(
     spec: TaskSpec,
     sandbox: ToolExecutor,
-    client: Any,
+    client: AnthropicClient,
     hooks: Hooks,
     *,
     model_config: ModelConfig,
     options: LoopOptions | None = None,
     settings: Settings | None = None,
     clock: Clock = SYSTEM_CLOCK,
-    log: Any = None,
-    run_id: str | None = None,
+    log: FilteringBoundLogger | None = None,
 ) -> RunResult:
     """Run ``spec`` with ``client`` (``anthropic.Anthropic``/``AnthropicBedrock``/``AnthropicVertex``,
     built with ``max_retries=0``) against ``sandbox``. ``options`` wins over ``settings``; ``log``
-    is a structlog logger (else one is bound to ``run_id``)."""
+    is a structlog logger (the runner binds ``run_id`` and ``attempt`` in structlog's context)."""
     opts = options or (LoopOptions.from_settings(settings) if settings else LoopOptions())
-    logger = log or structlog.get_logger("nightshift.loop").bind(run_id=run_id)
+    logger = log or structlog.get_logger("nightshift.loop")
     try:
         session = Session(spec, sandbox, client, hooks, model_config, opts, clock, logger)
     except ValueError as exc:  # includes InvalidOutputSchema
@@ -105,12 +106,12 @@ class Session:
         self,
         spec: TaskSpec,
         sandbox: ToolExecutor,
-        client: Any,
+        client: AnthropicClient,
         hooks: Hooks,
         config: ModelConfig,
         options: LoopOptions,
         clock: Clock,
-        log: Any,
+        log: FilteringBoundLogger,
     ) -> None:
         if spec.agent != "claude" or not spec.prompt:
             raise ValueError("run_session plays agent: claude tasks with a prompt")

@@ -24,15 +24,12 @@ def build_client(
     aws_region: str | None = None,
     vertex_region: str | None = None,
     vertex_project_id: str | None = None,
-    http_client: Any = None,
 ) -> AnthropicClient:
     """A client for ``provider`` (default ``settings.api_provider`` when the settings carry one,
     else first-party). Bedrock uses boto3's credential chain; Vertex uses Google's default
     credentials; either region falls back to the SDK's own environment variables."""
     chosen = provider or getattr(settings, "api_provider", None) or "anthropic"
     common: dict[str, Any] = {"max_retries": 0, "timeout": settings.api_timeout_s}
-    if http_client is not None:
-        common["http_client"] = http_client
     if chosen == "bedrock":
         return anthropic.AnthropicBedrock(aws_region=aws_region, **common)
     if chosen == "vertex":

@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from core.errors import (
     INVALID_RESPONSE,
@@ -23,32 +24,24 @@ from core.errors import (
     is_retryable,
 )
 from core.states import RunState, StopReason, budget_exhausted
+from workers.agent.model_client import AnthropicClient
 from workers.agent.retry import Backoff
 from workers.clock import Clock
 from workers.hooks import Hooks
+from workers.outcome import StopRun
 
 MIN_TIMEOUT_S = 1.0
 
 
-class StopRun(Exception):
-    """Ends the run with a terminal state; raised from deep inside a step, caught by the loop."""
-
-    def __init__(self, state: RunState, stop_reason: str, error: str | None = None) -> None:
-        super().__init__(stop_reason)
-        self.state = state
-        self.stop_reason = stop_reason
-        self.error = error
-
-
 @dataclass
 class Requester:
-    client: Any  # anthropic.Anthropic | AnthropicBedrock | AnthropicVertex
+    client: AnthropicClient
     hooks: Hooks
     clock: Clock
     backoff: Backoff
     deadline: float  # clock.monotonic() value at which max_wall_s is used up
     timeout_s: float
-    log: Any = None
+    log: FilteringBoundLogger | None = None
 
     def send(
         self, step: int, build: Callable[[], dict[str, Any]], repair: Callable[[], bool]

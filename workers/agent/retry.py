@@ -7,8 +7,8 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Backoff:
         hinted = retry_after_s(exc)
         if hinted is not None:
             return min(hinted, self.max_retry_after_s)
-        ceiling = min(self.max_s, self.base_s * 2 ** (retry - 1))
+        ceiling = min(self.max_s, self.base_s * 2.0 ** (retry - 1))
         return ceiling * (0.5 + 0.5 * self.rng.random())
 
 
@@ -44,9 +44,10 @@ def retry_after_s(exc: BaseException | None) -> float | None:
     return _http_date_delay(raw)
 
 
-def _headers(exc: BaseException | None) -> Any:
+def _headers(exc: BaseException | None) -> Mapping[str, str] | None:
     response = getattr(exc, "response", None)
-    return getattr(response, "headers", None)
+    headers = getattr(response, "headers", None)
+    return headers if isinstance(headers, Mapping) else None
 
 
 def _number(raw: str | None) -> float | None:

@@ -4,6 +4,7 @@ between-steps check (``Hooks.cancel_requested``) covers the rest."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 
@@ -22,7 +23,9 @@ class CancelWatcher:
         self.on_cancel = on_cancel
         self.poll_s = poll_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name=f"cancel:{run_id}", daemon=True)
+        # the run's structlog context (run_id, attempt) goes along into the thread
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._watch,),
+                                        name=f"cancel:{run_id}", daemon=True)
 
     def __enter__(self) -> CancelWatcher:
         self._thread.start()
@@ -48,7 +51,7 @@ class CancelWatcher:
         try:
             self.on_cancel()
         except Exception as exc:
-            log.warning("cancel could not stop the sandbox yet", run_id=self.run_id, error=str(exc))
+            log.warning("cancel could not stop the sandbox yet", error=str(exc))
             return False
-        log.info("run cancelled in flight", run_id=self.run_id)
+        log.info("run cancelled in flight")
         return True

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 import docker
+import redis
 import structlog
+from celery import Celery
 from docker.errors import APIError, NotFound
+from docker.models.containers import Container
 
 from core import labels as label
 from core.broker import send_run
@@ -31,7 +33,7 @@ IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
 log = structlog.get_logger("nightshift.reaper")
 
 
-def _why_remove(container: Any, records: Records, redis_client: Any, now: float) -> str | None:
+def _why_remove(container: Container, records: Records, redis_client: redis.Redis, now: float) -> str | None:
     labels = container.labels
     run_id = labels.get(label.RUN_ID, "")
     if float(labels.get(label.DEADLINE, "inf")) < now:
@@ -49,11 +51,11 @@ def _why_remove(container: Any, records: Records, redis_client: Any, now: float)
 
 
 def reap_containers(
-    docker_client: docker.DockerClient, records: Records, redis_client: Any, fleet: str
+    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str
 ) -> int:
     removed = 0
     now = time.time()
-    mine = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
+    mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
     for container in docker_client.containers.list(all=True, filters=mine):
         reason = _why_remove(container, records, redis_client, now)
         if reason is None:
@@ -68,7 +70,7 @@ def reap_containers(
     return removed
 
 
-def resume_orphans(records: Records, redis_client: Any, app: Any, settings: Settings) -> int:
+def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
     resumed = 0
     for record in records.list(IN_FLIGHT, limit=IN_FLIGHT_SCAN):
         if lease_held(redis_client, record.run_id):
@@ -81,7 +83,7 @@ def resume_orphans(records: Records, redis_client: Any, app: Any, settings: Sett
     return resumed
 
 
-def reap_once(rt: Runtime, app: Any) -> dict[str, int]:
+def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
     removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
     return {"resumed": resumed, "removed": removed}

@@ -21,7 +21,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import docker
+from docker.models.containers import Container
 
 from core import labels as label
 from core.errors import SandboxStartError
@@ -49,7 +51,7 @@ class _RunSpec:
 class SandboxLauncher:
     """Starts sandboxes with the least-privilege flags; the Docker client is passed in."""
 
-    def __init__(self, docker_client: Any, settings: Settings) -> None:
+    def __init__(self, docker_client: docker.DockerClient, settings: Settings) -> None:
         self.docker = docker_client
         self.settings = settings
 
@@ -98,7 +100,7 @@ class SandboxLauncher:
             path.chmod(0o777)
         return path
 
-    def _run(self, name: str, socket_dir: Path, spec: _RunSpec) -> Any:
+    def _run(self, name: str, socket_dir: Path, spec: _RunSpec) -> Container:
         s = self.settings
         tmpfs_opts = f"size={s.sandbox_tmpfs_mb}m"
         user_opts = f"{tmpfs_opts},uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
+from docker.models.containers import Container
 
 from core.errors import SandboxError, SandboxGoneError, SandboxStartError, ToolTimeoutError
 from core.settings import Settings
 from sandbox_image.executor import protocol
+from sandbox_image.executor.protocol import Op
 from workers.sandbox.channel import Channel
 from workers.sandbox.status import container_status, settled_status, tail_logs
 from workers.toolio import ToolOutput
@@ -34,9 +36,9 @@ def _call_timeout(settings: Settings, tool_input: Any) -> float:
 class Sandbox:
     """A running sandbox container and its executor channel (implements ToolExecutor)."""
 
-    def __init__(self, container: Any, socket_dir: Path, settings: Settings) -> None:
+    def __init__(self, container: Container, socket_dir: Path, settings: Settings) -> None:
         self.container = container
-        self.container_id: str = container.id
+        self.container_id: str = str(container.id)
         self.socket_dir = socket_dir
         self.settings = settings
         self.channel = Channel(socket_dir / protocol.SOCKET_NAME)
@@ -57,7 +59,7 @@ class Sandbox:
 
     def call(self, tool: dict[str, Any], tool_input: Any, *, screenshot: bool | None = None) -> ToolOutput:
         message: dict[str, Any] = {
-            "op": "call",
+            "op": Op.CALL,
             "tool": dict(tool),  # the whole definition: the editor reads its max_characters
             "input": tool_input,
             "screenshot": screenshot,
@@ -82,21 +84,21 @@ class Sandbox:
     def hello(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Screen and API sizes, supported tool types, executor version (cached in ``info``)."""
         timeout = self.settings.tool_timeout_s if timeout_s is None else timeout_s
-        reply, _ = self._request({"op": "hello"}, timeout)
+        reply, _ = self._request({"op": Op.HELLO}, timeout)
         self.info = dict(reply.get("data") or {})
         return self.info
 
     def wait_ready(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Wait for the window manager and the panel; SandboxStartError if they never come up."""
         timeout = self.settings.sandbox_ready_timeout_s if timeout_s is None else timeout_s
-        reply, _ = self._request({"op": "wait_ready", "timeout_s": timeout}, timeout + 10)
+        reply, _ = self._request({"op": Op.WAIT_READY, "timeout_s": timeout}, timeout + 10)
         if reply.get("is_error"):
             raise SandboxStartError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
         return dict(reply.get("data") or {})
 
     def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write ``data`` to ``path`` inside the sandbox (as the sandbox user)."""
-        message = {"op": "put_file", "path": path, "mode": mode, "size": len(data)}
+        message = {"op": Op.PUT_FILE, "path": path, "mode": mode, "size": len(data)}
         reply, _ = self._request(message, self.settings.tool_timeout_s, payload=data)
         if reply.get("is_error"):
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from docker.models.containers import Container
 
 GONE_GRACE_S = 2.0
 
@@ -27,7 +28,7 @@ class ContainerStatus:
         return f"the container exited ({why})"
 
 
-def settled_status(container: Any, grace_s: float = GONE_GRACE_S) -> ContainerStatus:
+def settled_status(container: Container, grace_s: float = GONE_GRACE_S) -> ContainerStatus:
     """The container's status once a dying container has had time to be recorded as exited
     (the channel closes a moment before the engine notices the exit)."""
     deadline = time.monotonic() + grace_s
@@ -38,7 +39,7 @@ def settled_status(container: Any, grace_s: float = GONE_GRACE_S) -> ContainerSt
     return status
 
 
-def container_status(container: Any) -> ContainerStatus:
+def container_status(container: Container) -> ContainerStatus:
     try:
         container.reload()
         state = container.attrs.get("State", {})
@@ -52,7 +53,7 @@ def container_status(container: Any) -> ContainerStatus:
     )
 
 
-def tail_logs(container: Any, lines: int = 20) -> str:
+def tail_logs(container: Container, lines: int = 20) -> str:
     try:
         text = container.logs(tail=lines).decode(errors="replace").strip()
     except Exception:

@@ -24,7 +24,7 @@ DELAYED = (600, 300, 40, 40)
 DELAY_S = 0.8
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901 - a test app: one X event loop, kept in one place
     log = open(sys.argv[1], "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     d = display.Display()
     screen = d.screen()
