@@ -91,7 +91,7 @@ class Fleet:
         raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
     def wait_state(self, run_id: str, states: set[str], timeout_s: float = 120) -> Any:
-        return self.wait_for(lambda: (r := self.Records(run_id).get()).state in states and r,
+        return self.wait_for(lambda: (r := self.records.get(run_id)).state in states and r,
                              timeout_s, f"run {run_id} to reach {states}")
 
 

@@ -49,7 +49,7 @@ def test_the_example_batch_runs_its_script_task_and_writes_an_auditable_run(flee
 
     assert done.returncode == 0, done.stdout + done.stderr
     (run_id,) = [r.run_id for r in fleet.records.list()]
-    record = fleet.Records(run_id).get()
+    record = fleet.records.get(run_id)
     assert record.state == "succeeded"
     run_dir = _run_dir(fleet, run_id, 1)
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -70,7 +70,7 @@ def test_a_run_whose_worker_is_killed_completes_exactly_once_on_another_worker(
     fleet.start_worker("doomed")
     fleet.start_beat()
     (run_id,) = _enqueue(fleet, write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="k", sleep_s=8)))
-    fleet.wait_for(lambda: fleet.Records(run_id).get().steps >= 1, 90, "the first step")
+    fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
 
     fleet.kill("doomed")
     fleet.start_worker("rescuer")
@@ -92,7 +92,7 @@ def test_a_redis_restart_during_a_batch_loses_no_run(fleet: Fleet, tmp_path: Pat
     run_ids = _enqueue(fleet, write_tasks(tmp_path / "batch.yaml", body))
     fleet.start_worker()
     fleet.start_beat()  # as in production: the reaper resumes any run a Redis blip orphaned
-    fleet.wait_for(lambda: any(fleet.Records(r).get().state == "running" for r in run_ids), 90, "a run")
+    fleet.wait_for(lambda: any(fleet.records.get(r).state == "running" for r in run_ids), 90, "a run")
 
     fleet.redis_server.restart()
     records = [fleet.wait_state(r, {"succeeded", "failed", "cancelled"}, 240) for r in run_ids]
@@ -105,11 +105,11 @@ def test_cancelling_a_running_run_stops_it_removes_its_container_and_keeps_its_a
 ) -> None:
     fleet.start_worker()
     (run_id,) = _enqueue(fleet, write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="c", sleep_s=60)))
-    fleet.wait_for(lambda: fleet.Records(run_id).get().steps >= 1, 90, "the first step")
+    fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
 
     done = fleet.cli("cancel", run_id)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert fleet.Records(run_id).cancel_requested(), done.stdout
+    assert fleet.records.cancel_requested(run_id), done.stdout
     record = fleet.wait_state(run_id, {"cancelled", "succeeded", "failed"}, timeout_s=40)
 
     assert record.state == "cancelled"
@@ -130,7 +130,7 @@ def test_artifacts_written_while_s3_is_unreachable_all_arrive_when_it_returns(
         fleet.start_worker()
         task_file = write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="s3", sleep_s=3))
         (run_id,) = _enqueue(fleet, task_file)
-        fleet.wait_for(lambda: fleet.Records(run_id).get().steps >= 1, 90, "the first step")
+        fleet.wait_for(lambda: fleet.records.get(run_id).steps >= 1, 90, "the first step")
 
         ceph.pause()
         try:
