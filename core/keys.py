@@ -25,6 +25,12 @@ def run_cancel(run_id: str) -> str:
     return f"{PREFIX}:run:{run_id}:cancel"
 
 
+def run_retry(run_id: str) -> str:
+    """String with TTL: set while the run's next attempt waits in Celery's retry countdown, so the
+    reaper does not take the lease-less run for an orphan and send it twice."""
+    return f"{PREFIX}:run:{run_id}:retry"
+
+
 def run_lease(run_id: str) -> str:
     """String with TTL: the token of the worker running the run now (duplicates back off)."""
     return f"{PREFIX}:run:{run_id}:lease"

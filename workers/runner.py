@@ -25,7 +25,7 @@ from workers.agent.toolspec import tool_group
 from workers.artifacts.attempt import RunArtifacts
 from workers.artifacts.transcript import TranscriptHook
 from workers.fleet.cancel import CancelWatcher
-from workers.fleet.lease import Lease
+from workers.fleet.lease import Lease, hold_for_retry
 from workers.fleet.ratelimit import Limits, RateLimiter, RateLimitHook
 from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
@@ -90,8 +90,7 @@ class Attempt:
         )
         if not moved:  # cancelled or finished since we looked: never play it
             return {"run_id": self.run_id, "skipped": "the run moved on before this attempt started"}
-        outcome = self._outcome()
-        self._finish(outcome)
+        outcome = self._finish(self._outcome())
         return {"run_id": self.run_id, "attempt": self.attempt, "state": outcome.state}
 
     def _outcome(self) -> RunResult:
@@ -122,7 +121,9 @@ class Attempt:
         self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": EventType.RETRYING,
                                  "error": str(exc)})
         self.rt.records.event(self.run_id, EventType.RETRYING, attempt=self.attempt, error=str(exc))
-        raise RetryRun(exc, settings.retry_delay_s * self.attempt)
+        countdown_s = settings.retry_delay_s * self.attempt
+        hold_for_retry(self.rt.redis, self.run_id, countdown_s + settings.lease_ttl_s)
+        raise RetryRun(exc, countdown_s)
 
     def _secrets(self) -> dict[str, str]:
         missing = [name for name in self.spec.secrets if name not in os.environ]
@@ -149,7 +150,7 @@ class Attempt:
         group = tool_group(self.spec, self._model_config())
         for number, command in enumerate(self.spec.setup, start=1):
             output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})
-            if output.is_error:
+            if output.is_error or output.exit_status != 0:
                 raise SetupFailed(f"setup command {number} failed: {output.text[-2000:]}")
 
     def _model_config(self) -> ModelConfig:
@@ -176,7 +177,8 @@ class Attempt:
         return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=self._model_config(),
                            settings=self.rt.settings)
 
-    def _finish(self, outcome: RunResult) -> None:
+    def _finish(self, outcome: RunResult) -> RunResult:
+        """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""
         if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):
             outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
                                 usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
@@ -187,6 +189,7 @@ class Attempt:
         self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd)
+        return outcome
 
 
 def _record_fields(outcome: RunResult) -> dict[str, Any]:

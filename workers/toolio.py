@@ -6,8 +6,11 @@ script agent only ever see this protocol.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+_EXIT_STATUS = re.compile(r"(?:^|\n)\[exit status (-?\d+)\]\Z")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,13 @@ class ToolOutput:
     @classmethod
     def error(cls, text: str) -> ToolOutput:
         return cls(text=text, is_error=True)
+
+    @property
+    def exit_status(self) -> int:
+        """A bash result's exit status: the executor appends ``[exit status N]`` as the last line
+        when it is not zero (sandbox_image/executor/bash.py)."""
+        match = _EXIT_STATUS.search(self.text)
+        return int(match[1]) if match else 0
 
 
 class ToolExecutor(Protocol):

@@ -12,8 +12,9 @@ Spool layout (``spool_dir``, shared safely by every worker process on the host):
 Rules that keep every key's final object the newest one, with any number of flushers, and the
 store's objects arriving in the order they were written (so a run's ``manifest.json``, written
 last, never lands before the objects it lists): while anything is spooled, later writes are
-spooled too (never sent past it), and a flush uploads in the order things were spooled; a flusher claims a key only when no other flight of it exists; a finished flight is
-deleted, a failed one goes back unless a newer version arrived meanwhile. Uploads are plain
+spooled too (never sent past it), and a flush uploads in the order things were spooled; a
+flusher claims a key only when no other flight of it exists; a finished flight is deleted, a
+failed one goes back unless a newer version arrived meanwhile. Uploads are plain
 overwrites, so repeating one is harmless. Assumes one writer per key (one run writes its prefix).
 """
 

@@ -12,7 +12,6 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
 
 from core.errors import StoreError
 

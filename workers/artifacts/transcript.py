@@ -18,9 +18,9 @@ from dataclasses import asdict
 from typing import Any
 
 from workers.agent.caching import count_breakpoints
+from workers.artifacts.sink import ArtifactSink
 from workers.hooks import Hooks, StepSummary
 from workers.outcome import RunResult
-from workers.artifacts.sink import ArtifactSink
 from workers.toolio import ToolOutput
 
 TRANSCRIPT = "transcript.jsonl"

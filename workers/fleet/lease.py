@@ -32,6 +32,7 @@ return 0
 class Lease:
     def __init__(self, client: redis.Redis, run_id: str, ttl_s: int) -> None:
         self.client = client
+        self.run_id = run_id
         self.key = keys.run_lease(run_id)
         self.ttl_ms = ttl_s * 1000
         self.token = uuid.uuid4().hex
@@ -39,7 +40,11 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> bool:
-        return bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
+        """Take the lease; the retry marker (``hold_for_retry``) is then the lease's job."""
+        if not self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            return False
+        self.client.delete(keys.run_retry(self.run_id))
+        return True
 
     def renew(self) -> bool:
         return bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
@@ -64,4 +69,10 @@ class Lease:
 
 
 def lease_held(client: redis.Redis, run_id: str) -> bool:
-    return bool(client.exists(keys.run_lease(run_id)))
+    """Whether some worker owns the run: it holds the lease, or its retry is waiting to start."""
+    return bool(client.exists(keys.run_lease(run_id), keys.run_retry(run_id)))
+
+
+def hold_for_retry(client: redis.Redis, run_id: str, seconds: float) -> None:
+    """Mark the run as owned while its retry waits (``seconds``: the countdown plus a lease TTL)."""
+    client.set(keys.run_retry(run_id), "1", px=max(1, int(seconds * 1000)))
