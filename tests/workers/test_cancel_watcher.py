@@ -102,14 +102,6 @@ def test_a_cancel_ends_a_long_bash_call_in_flight_and_the_run_is_cancelled(rt: R
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Attempt._finish turns the outcome into 'cancelled' when a cancel was requested, but "
-        "Attempt.run returns the outcome it had before (here 'failed': the stopped sandbox's "
-        "SandboxGoneError), so the task's result disagrees with the record"
-    ),
-)
 def test_a_run_cancelled_in_flight_returns_the_state_it_recorded(rt: Runtime) -> None:
     run_id = new_run(rt, script("sleep 593", "echo never"))
 

@@ -14,18 +14,12 @@ import pytest
 from celery import Celery
 
 from core import broker
+from core import labels as label
 from core.records import RunRecord
 from tests.workers.conftest import MakeRuntime, containers_of, new_run, script, sent_runs, wait_for
 from workers.app import create_app
 from workers.fleet.lease import Lease
-from workers.fleet.reaper import (
-    FLEET_LABEL,
-    RUN_LABEL,
-    ContainerReaper,
-    reap_containers,
-    reap_once,
-    resume_orphans,
-)
+from workers.fleet.reaper import ContainerReaper, reap_containers, reap_once, resume_orphans
 from workers.runner import RetryRun, execute_run
 from workers.runtime import Runtime
 
@@ -66,13 +60,13 @@ def stand_in(
     """A sleeping container labelled as a sandbox of ``run_id`` (``fleet=None``: this test's fleet,
     ``""``: no fleet label at all)."""
     labels = {
-        RUN_LABEL: run_id,
-        "nightshift.attempt": str(attempt),
-        "nightshift.deadline": str(int(time.time() + deadline_in_s)),
+        label.RUN_ID: run_id,
+        label.ATTEMPT: str(attempt),
+        label.DEADLINE: str(int(time.time() + deadline_in_s)),
     }
     fleet = rt.settings.queue_name if fleet is None else fleet
     if fleet:
-        labels[FLEET_LABEL] = fleet
+        labels[label.FLEET] = fleet
     return rt.docker.containers.run(
         rt.settings.sandbox_image,
         entrypoint=["sleep", "600"],
@@ -108,7 +102,7 @@ def test_a_run_whose_worker_is_gone_is_sent_again_with_its_priority_and_time_lim
     (message,) = sent_runs(rt)
     limits = broker.time_limits(300, rt.settings)
     assert (message["task"], message["args"], message["priority"]) == ("nightshift.run", [record.run_id], 2)
-    assert message["time_limits"] == (limits["soft_time_limit"], limits["time_limit"])
+    assert message["time_limits"] == (limits.soft_s, limits.hard_s)
     resumed = [e for e in rt.records.events(record.run_id) if e["type"] == "resumed"]
     assert [(e["reason"], e["attempt"]) for e in resumed] == [("worker gone", 1)]
 
@@ -129,14 +123,6 @@ def test_queued_and_finished_runs_are_not_resumed(rt: Runtime, app: Celery) -> N
     assert sent_runs(rt) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a run waiting out its retry countdown is 'starting' with no lease, which resume_orphans takes "
-        "for a dead worker's run: it sends a second message, so the retry delay is skipped and the run "
-        "is delivered twice"
-    ),
-)
 def test_a_run_waiting_for_its_retry_is_not_sent_again(make_runtime: MakeRuntime) -> None:
     rt = make_runtime(max_attempts=3, sandbox_start_timeout_s=0.001)
     run_id = new_run(rt, script("echo x"))

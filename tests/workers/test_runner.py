@@ -168,14 +168,6 @@ def test_a_setup_command_that_errs_fails_the_run_naming_the_command(rt: Runtime)
     assert (result["state"], result["error"]) == ("failed", record.error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner._prepare fails setup only on output.is_error, but the bash tool reports a non-zero exit "
-        "status as a normal result ending '[exit status N]' (is_error false): the agent runs after a "
-        "failed setup"
-    ),
-)
 def test_a_setup_command_exiting_non_zero_fails_the_run(rt: Runtime) -> None:
     run_id = new_run(rt, script("echo played", setup=["test -e /no/such/file"]))
 
