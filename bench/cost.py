@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.models import resolve_model
+from core.catalog import resolve_model
 from core.spec import TaskSpec
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
 from workers.agent.caching import CachePolicy

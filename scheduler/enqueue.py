@@ -12,12 +12,14 @@ import structlog
 from celery import Celery
 from redis import Redis
 
-from core import broker, inputs, records
+from core import broker, events, inputs, records
+from core.catalog import migrate_spec
 from core.settings import Settings
 from core.spec import TaskSpec
 from scheduler.taskfile import LoadedTask
 
 log = structlog.get_logger("nightshift.enqueue")
+MODEL_MIGRATED = "model_migrated"  # run event: model_migrations rewrote the task's model
 
 
 class EnqueueError(RuntimeError):
@@ -52,12 +54,19 @@ def enqueue(
     for task in tasks:
         loaded = task if isinstance(task, LoadedTask) else LoadedTask(task)
         run_id = new_run_id()
-        records.create(
-            redis, run_id, loaded.spec, files=loaded.inputs, limits=limits, source=source or loaded.source
-        )
-        _send(run_id, loaded.spec, redis, celery_app, settings, run_ids)
+        spec, moved_from = migrate_spec(loaded.spec, settings)
+        records.create(redis, run_id, spec, files=loaded.inputs, limits=limits, source=source or loaded.source)
+        if moved_from is not None:
+            _record_migration(redis, run_id, moved_from, spec.model or "")
+        _send(run_id, spec, redis, celery_app, settings, run_ids)
         run_ids.append(run_id)
     return run_ids
+
+
+def _record_migration(redis: Redis, run_id: str, moved_from: str, moved_to: str) -> None:
+    """The rewrite stays on the run: an event in its stream (the stored spec holds the new model)."""
+    events.append(redis, run_id, MODEL_MIGRATED, from_model=moved_from, to_model=moved_to)
+    log.info("run.model_migrated", run_id=run_id, from_model=moved_from, to_model=moved_to)
 
 
 def _send(
