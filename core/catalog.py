@@ -29,7 +29,9 @@ log = structlog.get_logger("nightshift.catalog")
 Rows = Mapping[str, Mapping[str, Any]]
 _FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 _DATED = re.compile(r"^(?P<base>.+)-(?P<date>\d{8}|latest)$")
-_LINE = re.compile(r"^claude-(?:(?P<line>opus|sonnet|haiku|fable|mythos)-\d|\d(?:-\d)?-(?P<old>opus|sonnet|haiku))")
+_LINE = re.compile(
+    r"^claude-(?:(?P<line>opus|sonnet|haiku|fable|mythos)-\d|\d(?:-\d)?-(?P<old>opus|sonnet|haiku))"
+)
 
 
 class Catalog:
@@ -72,7 +74,9 @@ class Catalog:
     def listing(self) -> list[ModelConfig]:
         """Every row, current lines first (newest first within a line), retired ones last."""
         order = {Lifecycle.ACTIVE: 0, Lifecycle.DEPRECATED: 1, Lifecycle.RETIRED: 2}
-        return sorted(self.rows.values(), key=lambda r: (order.get(Lifecycle(r.lifecycle), 3), r.line, _desc(r.id)))
+        return sorted(
+            self.rows.values(), key=lambda r: (order.get(Lifecycle(r.lifecycle), 3), r.line, _desc(r.id))
+        )
 
     def replacement_for(self, row: ModelConfig) -> str:
         return row.replacement or NEWEST.get(row.line, NEWEST_OVERALL)
@@ -114,11 +118,17 @@ def _family_base(raw: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     if dated and dated["base"] in raw:
         return {**raw[dated["base"]], "alias_of": dated["base"]}
     newest = raw[newest_of(name)]
-    return {**newest, "lifecycle": Lifecycle.ACTIVE, "retires_on": None, "replacement": None, "alias_of": None}
+    return {
+        **newest,
+        "lifecycle": Lifecycle.ACTIVE,
+        "retires_on": None,
+        "replacement": None,
+        "alias_of": None,
+    }
 
 
 def _row(name: str, values: Mapping[str, Any]) -> ModelConfig:
-    fixed = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
+    fixed: dict[str, Any] = {key: tuple(v) if isinstance(v, list) else v for key, v in values.items()}
     try:
         return ModelConfig(**fixed)
     except (TypeError, KeyError) as exc:
@@ -147,7 +157,9 @@ def lifecycle_warning(row: ModelConfig, catalog: Catalog, today: date) -> str | 
 
 
 def retirement_date(row: ModelConfig) -> date | None:
-    return date.fromisoformat(row.retires_on) if row.retires_on and row.lifecycle != Lifecycle.ACTIVE else None
+    return (
+        date.fromisoformat(row.retires_on) if row.retires_on and row.lifecycle != Lifecycle.ACTIVE else None
+    )
 
 
 def migrated(model: str, settings: Settings) -> str | None:

@@ -30,7 +30,9 @@ _BINDS = {"binds_thinking": True}
 _ONLY = {"toolset_only": True}  # §10.1: "Claude 5.5 and later" accept only the toolset
 
 
-def _price(inp: float, write: float, read: float, out: float, write_1h: float | None = None) -> dict[str, float]:
+def _price(
+    inp: float, write: float, read: float, out: float, write_1h: float | None = None
+) -> dict[str, float]:
     """Absolute USD/MTok (as TOOLS.md §10.5 lists them) as the row's input-relative multipliers.
     The 1-hour write is 2x input unless a price says otherwise (ASSUMED except for Opus 5.5)."""
     return {
@@ -44,11 +46,13 @@ def _price(inp: float, write: float, read: float, out: float, write_1h: float | 
 
 _OPUS_4 = _price(5, 6.25, 0.50, 25)
 _SONNET_4 = _price(3, 3.75, 0.30, 15)
+_OPUS_OLD = _price(15, 18.75, 1.50, 75)
 _FABLE_51 = _price(10, 12.50, 0.25, 50)
 _CLAUDE_4_THINKING: dict[str, Any] = {"thinking_types": ("off", "enabled", "adaptive"),
                                       "efforts": ("low", "medium", "high", "max")}  # fmt: skip
 _CLAUDE_47_THINKING: dict[str, Any] = {  # ASSUMED: Opus 4.7+ take adaptive only, xhigh included
-    "thinking_types": ("off", "adaptive"), "efforts": ("low", "medium", "high", "xhigh", "max"),
+    "thinking_types": ("off", "adaptive"),
+    "efforts": ("low", "medium", "high", "xhigh", "max"),
     "thinking_display": True,
 }
 _RETIRED = Lifecycle.RETIRED
@@ -69,7 +73,8 @@ BUILTIN_ROWS: dict[str, dict[str, Any]] = {
     # Mythos 5.1 does not check bindings (§10.2).
     "claude-fable-5-1": {"line": "fable", **_TOOLSET, **_ALWAYS_ON, **_BINDS, **_FABLE_51,
                          "retires_on": "2027-09-01"},
-    "claude-mythos-5-1": {"line": "mythos", **_TOOLSET, **_ADAPTIVE_5, **_FABLE_51, "retires_on": "2027-09-01"},
+    "claude-mythos-5-1": {"line": "mythos", **_TOOLSET, **_ADAPTIVE_5, **_FABLE_51,
+                          "retires_on": "2027-09-01"},
     # 5.2: in the SDK's model list, no doc page (§10.1): the 5.5 rule and 5.1 prices, ASSUMED.
     "claude-fable-5-2": {"line": "fable", **_TOOLSET, **_ONLY, **_ALWAYS_ON, **_BINDS, **_FABLE_51},
     "claude-mythos-5-2": {"line": "mythos", **_TOOLSET, **_ONLY, **_ADAPTIVE_5, **_BINDS, **_FABLE_51},
@@ -88,15 +93,16 @@ BUILTIN_ROWS: dict[str, dict[str, Any]] = {
                         "replacement": "claude-opus-5-5"},
     "claude-sonnet-4-6": {"line": "sonnet", "tools": "computer_use_20251124", "max_tokens": 16384,
                           **_CLAUDE_4_THINKING, **_SONNET_4},
-    "claude-sonnet-4-5": {"line": "sonnet", "tools": "computer_use_20250124", "max_tokens": 16384, **_SONNET_4,
-                          "lifecycle": _RETIRED, "retires_on": "2026-11-30", "replacement": "claude-sonnet-5-5"},
+    "claude-sonnet-4-5": {"line": "sonnet", "tools": "computer_use_20250124", "max_tokens": 16384,
+                          **_SONNET_4, "lifecycle": _RETIRED, "retires_on": "2026-11-30",
+                          "replacement": "claude-sonnet-5-5"},
     "claude-haiku-4-5": {"line": "haiku", "tools": "computer_use_20250124", "max_tokens": 4096,
                          **_price(1, 1.25, 0.10, 5)},
     # Retired on the first-party API (§10.5); replacements are the line's newest model (our choice).
     "claude-opus-4-1": {"line": "opus", "tools": "computer_use_20250124", "max_tokens": 16384,
-                        **_price(15, 18.75, 1.50, 75), "lifecycle": _RETIRED, "replacement": "claude-opus-5-5"},
+                        **_OPUS_OLD, "lifecycle": _RETIRED, "replacement": "claude-opus-5-5"},
     "claude-opus-4": {"line": "opus", "tools": "computer_use_20250124", "max_tokens": 16384,
-                      **_price(15, 18.75, 1.50, 75), "lifecycle": _RETIRED, "replacement": "claude-opus-5-5"},
+                      **_OPUS_OLD, "lifecycle": _RETIRED, "replacement": "claude-opus-5-5"},
     "claude-sonnet-4": {"line": "sonnet", "tools": "computer_use_20250124", "max_tokens": 16384, **_SONNET_4,
                         "lifecycle": _RETIRED, "replacement": "claude-sonnet-5-5"},
     "claude-3-7-sonnet": {"line": "sonnet", "tools": "computer_use_20250124_legacy_editor", **_SONNET_4,

@@ -123,7 +123,9 @@ class ModelConfig:
 
     def lifecycle_note(self) -> str:
         if self.lifecycle == Lifecycle.RETIRED:
-            return f"retired {self.retires_on or ''}".strip() + f"; use {self.replacement or 'a current model'}"
+            return (
+                f"retired {self.retires_on or ''}".strip() + f"; use {self.replacement or 'a current model'}"
+            )
         if self.lifecycle == Lifecycle.DEPRECATED:
             until = f", retires {self.retires_on}" if self.retires_on else ""
             return f"deprecated{until}" + (f"; use {self.replacement}" if self.replacement else "")

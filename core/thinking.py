@@ -52,7 +52,9 @@ def _type_plan(asked: Thinking, row: ModelConfig) -> ThinkingPlan:
         note = f"{row.id} refuses manual budgets; thinking runs as adaptive with effort {effort}"
         update = {"type": "adaptive", "budget_tokens": None, "effort": effort}
         return ThinkingPlan(Thinking.model_validate(asked.model_dump() | update), [note])
-    raise ThinkingRefused("thinking.type", f"{row.id} does not accept thinking type {asked.type!r}; it accepts: {accepts}")
+    raise ThinkingRefused(
+        "thinking.type", f"{row.id} does not accept thinking type {asked.type!r}; it accepts: {accepts}"
+    )
 
 
 def budget_effort(budget: int | None, row: ModelConfig) -> Effort:
@@ -68,7 +70,9 @@ def _checked_details(plan: ThinkingPlan, row: ModelConfig) -> ThinkingPlan:
     thinking = plan.thinking
     if thinking.effort is not None and thinking.effort not in row.efforts:
         accepts = ", ".join(row.efforts) or "no effort levels"
-        raise ThinkingRefused("thinking.effort", f"{row.id} does not accept effort {thinking.effort!r}; it accepts: {accepts}")
+        raise ThinkingRefused(
+            "thinking.effort", f"{row.id} does not accept effort {thinking.effort!r}; it accepts: {accepts}"
+        )
     if thinking.display is not None and not row.thinking_display:
         note = f"{row.id} takes no thinking.display (its thinking comes back summarized); dropped"
         return ThinkingPlan(thinking.model_copy(update={"display": None}), [*plan.notes, note])

@@ -7,13 +7,24 @@ import json
 
 from core.models import ModelConfig
 
-COLUMNS = ("model", "tools", "thinking", "effort", "binds", "image", "$ in/w5m/w1h/read/out per MTok", "lifecycle")
+COLUMNS = (
+    "model",
+    "tools",
+    "thinking",
+    "effort",
+    "binds",
+    "image",
+    "$ in/w5m/w1h/read/out per MTok",
+    "lifecycle",
+)
 
 
 def table(rows: list[ModelConfig]) -> str:
     cells = [COLUMNS, *[_cells(row) for row in rows]]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    )
 
 
 def as_json(rows: list[ModelConfig]) -> str:
@@ -39,7 +50,9 @@ def prices(row: ModelConfig) -> str:
              base * row.cache_read_multiplier, row.output_usd_per_mtok)  # fmt: skip
     text = "/".join(_usd(p) for p in parts)
     if row.long_prompt_threshold_tokens and row.long_prompt_input_usd_per_mtok:
-        text += f"; >{row.long_prompt_threshold_tokens // 1000}K: x{row.long_prompt_input_usd_per_mtok / base:g}"
+        text += (
+            f"; >{row.long_prompt_threshold_tokens // 1000}K: x{row.long_prompt_input_usd_per_mtok / base:g}"
+        )
     return text
 
 

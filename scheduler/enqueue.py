@@ -55,7 +55,8 @@ def enqueue(
         loaded = task if isinstance(task, LoadedTask) else LoadedTask(task)
         run_id = new_run_id()
         spec, moved_from = migrate_spec(loaded.spec, settings)
-        records.create(redis, run_id, spec, files=loaded.inputs, limits=limits, source=source or loaded.source)
+        origin = source or loaded.source
+        records.create(redis, run_id, spec, files=loaded.inputs, limits=limits, source=origin)
         if moved_from is not None:
             _record_migration(redis, run_id, moved_from, spec.model or "")
         _send(run_id, spec, redis, celery_app, settings, run_ids)

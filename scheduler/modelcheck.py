@@ -60,7 +60,9 @@ class ModelCheck:
             found.problems.append(doc.problem(("tools",), message, loc))
         self._check_thinking(doc, loc, spec, row, found)
 
-    def _check_thinking(self, doc: Document, loc: Loc, spec: TaskSpec, row: ModelConfig, found: Findings) -> None:
+    def _check_thinking(
+        self, doc: Document, loc: Loc, spec: TaskSpec, row: ModelConfig, found: Findings
+    ) -> None:
         try:
             plan = plan_thinking(spec.thinking, row)
         except ThinkingRefused as exc:

@@ -56,7 +56,9 @@ class ContextPlan:
     drop_block: bool = False
 
 
-def context_plan(config: ModelConfig, spec: TaskSpec, cache: CachePolicy, options: ContextOptions) -> ContextPlan:
+def context_plan(
+    config: ModelConfig, spec: TaskSpec, cache: CachePolicy, options: ContextOptions
+) -> ContextPlan:
     if not config.binds_thinking:
         return ContextPlan(cache)
     kept = replace(cache, keep_images=None, prune_interval=0, max_images=API_MAX_IMAGES,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import anthropic
-
 from redis import Redis
 
 from core.catalog import catalog_for

@@ -21,7 +21,9 @@ def effective_thinking(spec: TaskSpec, config: ModelConfig) -> Thinking:
     return plan_thinking(spec.thinking, config).thinking
 
 
-def thinking_body(thinking: Thinking, max_tokens: int, *, drop_block: bool = False) -> tuple[dict[str, Any], int]:
+def thinking_body(
+    thinking: Thinking, max_tokens: int, *, drop_block: bool = False
+) -> tuple[dict[str, Any], int]:
     """The ``extra_body`` fields for ``thinking`` and the max_tokens to send (the API needs
     max_tokens > budget_tokens, so it grows if needed)."""
     if thinking.type == "enabled":
