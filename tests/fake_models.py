@@ -33,21 +33,27 @@ class FakeModel:
         return EFFORTS if "adaptive" in self.thinking else ()
 
 
-_5_5 = {"computer": (TOOLSET,), "binds": True, "hires": True, "thinks_5x": True, "min_cacheable": 512}
-_TOOLSET_OR_DATED = {"computer": (TOOLSET, "computer_20251124"), "hires": True, "thinks_5x": True}
+_5_5: dict[str, Any] = {
+    "computer": (TOOLSET,), "binds": True, "hires": True, "thinks_5x": True, "min_cacheable": 512,
+}  # fmt: skip
+_TOOLSET_OR_DATED: dict[str, Any] = {
+    "computer": (TOOLSET, "computer_20251124"), "hires": True, "thinks_5x": True,
+}  # fmt: skip
 _ADAPTIVE = ("disabled", "adaptive")
+_BOTH = (TOOLSET, "computer_20251124")
 _ALWAYS = ("adaptive",)
 
 MODELS: dict[str, FakeModel] = {
     m.id: m
     for m in (
-        FakeModel("claude-opus-5-5", "opus", thinking=_ALWAYS, **_5_5),  # type: ignore[arg-type]
-        FakeModel("claude-sonnet-5-5", "sonnet", thinking=_ADAPTIVE, **_5_5),  # type: ignore[arg-type]
-        FakeModel("claude-haiku-5-5", "haiku", thinking=_ADAPTIVE, **_5_5),  # type: ignore[arg-type]
-        FakeModel("claude-fable-5-1", "fable", thinking=_ALWAYS, binds=True, **_TOOLSET_OR_DATED),  # type: ignore[arg-type]
-        FakeModel("claude-mythos-5-1", "mythos", thinking=_ADAPTIVE, **_TOOLSET_OR_DATED),  # type: ignore[arg-type]
-        FakeModel("claude-sonnet-5", "sonnet", thinking=_ADAPTIVE, toolset_overhead=4590, **_TOOLSET_OR_DATED),  # type: ignore[arg-type]
-        FakeModel("claude-opus-4-8", "opus", (TOOLSET, "computer_20251124"), ("disabled", "adaptive"), hires=True),
+        FakeModel("claude-opus-5-5", "opus", thinking=_ALWAYS, **_5_5),
+        FakeModel("claude-sonnet-5-5", "sonnet", thinking=_ADAPTIVE, **_5_5),
+        FakeModel("claude-haiku-5-5", "haiku", thinking=_ADAPTIVE, **_5_5),
+        FakeModel("claude-fable-5-1", "fable", thinking=_ALWAYS, binds=True, **_TOOLSET_OR_DATED),
+        FakeModel("claude-mythos-5-1", "mythos", thinking=_ADAPTIVE, **_TOOLSET_OR_DATED),
+        FakeModel("claude-sonnet-5", "sonnet", thinking=_ADAPTIVE, toolset_overhead=4590,
+                  **_TOOLSET_OR_DATED),
+        FakeModel("claude-opus-4-8", "opus", _BOTH, _ADAPTIVE, hires=True),
         FakeModel("claude-opus-4-7", "opus", ("computer_20251124",), ("disabled", "adaptive"), hires=True),
         FakeModel("claude-sonnet-4-6", "sonnet", DATED, ("disabled", "enabled", "adaptive")),
         FakeModel("claude-opus-4-6", "opus", DATED, ("disabled", "enabled", "adaptive")),
@@ -81,8 +87,8 @@ def model_info(model: FakeModel) -> dict[str, Any]:
         "max_tokens": 128_000 if model.hires else 64_000,
         "capabilities": {
             "thinking": {"supported": True, "types": {
-                "adaptive": support("adaptive" in model.thinking), "enabled": support("enabled" in model.thinking),
-                "disabled": support("disabled" in model.thinking), "between_tools": support(False)}},
+                **{kind: support(kind in model.thinking) for kind in ("adaptive", "enabled", "disabled")},
+                "between_tools": support(False)}},
             "effort": {"supported": bool(model.efforts), **{e: support(e in model.efforts) for e in EFFORTS}},
             "context_management": {"supported": True, "clear_tool_uses_20250919": support(True),
                                    "clear_thinking_20251015": support(True),
