@@ -75,7 +75,9 @@ class Settings(BaseSettings):
 
     # --- Context management on models that bind thinking blocks (TOOLS.md §10.2, §10.3) ---------------
     # Server-side clear_tool_uses_20250919: trigger (input tokens), tool uses kept, least cleared.
-    context_clear_trigger_tokens: int = Field(100_000, ge=1)
+    # Above the API's 100K default: with 0.05x cache reads every clearing step re-writes the tail and
+    # costs more than reading it (bench/cost.py); a model with a long-prompt tier clears below it.
+    context_clear_trigger_tokens: int = Field(120_000, ge=1)
     context_clear_keep_tool_uses: int = Field(3, ge=0)
     context_clear_at_least_tokens: int = Field(0, ge=0)
     # compact_20260112 when a run's max_steps could outgrow this many input tokens (API minimum 50K).

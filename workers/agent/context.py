@@ -30,7 +30,7 @@ LONG_PROMPT_MARGIN = 0.9  # clear at 90% of a long-prompt threshold
 
 @dataclass(frozen=True)
 class ContextOptions:
-    clear_trigger_tokens: int = 100_000
+    clear_trigger_tokens: int = 120_000
     keep_tool_uses: int = 3
     clear_at_least_tokens: int = 0
     compact_trigger_tokens: int | None = 150_000
