@@ -12,7 +12,6 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 import structlog
@@ -146,20 +145,14 @@ def lifecycle_problem(row: ModelConfig, catalog: Catalog, provider: str = "anthr
     return f"model {row.id!r} was retired{when}; use {catalog.replacement_for(row)!r} instead"
 
 
-def lifecycle_warning(row: ModelConfig, catalog: Catalog, today: date) -> str | None:
-    """A deprecation (or a scheduled retirement within 90 days) the user should act on."""
+def lifecycle_warning(row: ModelConfig, catalog: Catalog) -> str | None:
+    """A deprecation (with its retirement date) the user should act on."""
     if row.lifecycle == Lifecycle.DEPRECATED:
         when = f" and retires on {row.retires_on}" if row.retires_on else ""
         return f"model {row.id!r} is deprecated{when}; move to {catalog.replacement_for(row)!r}"
     if row.lifecycle == Lifecycle.RETIRED and row.retires_on:  # off the first-party API
         return f"model {row.id!r} was retired on the first-party API on {row.retires_on}"
     return None
-
-
-def retirement_date(row: ModelConfig) -> date | None:
-    return (
-        date.fromisoformat(row.retires_on) if row.retires_on and row.lifecycle != Lifecycle.ACTIVE else None
-    )
 
 
 def migrated(model: str, settings: Settings) -> str | None:

@@ -6,7 +6,6 @@ translated where documented, or refused naming what the model accepts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 
 from core.catalog import Catalog, lifecycle_problem, lifecycle_warning, migrated
 from core.models import TOOLSET_GROUP, ModelConfig
@@ -26,7 +25,6 @@ class Findings:
 class ModelCheck:
     settings: Settings
     catalog: Catalog
-    today: date = field(default_factory=lambda: datetime.now(UTC).date())
 
     def findings(self, doc: Document, loc: Loc, spec: TaskSpec) -> Findings:
         found = Findings()
@@ -52,12 +50,15 @@ class ModelCheck:
             hint = " (or set model_migrations to rewrite it at enqueue)"
             found.problems.append(doc.problem(("model",), problem + hint, loc))
             return
-        warning = lifecycle_warning(row, self.catalog, self.today)
+        warning = lifecycle_warning(row, self.catalog)
         if warning:
             found.warnings.append(doc.problem(("model",), warning, loc))
         if spec.tools and row.toolset_only and spec.tools != TOOLSET_GROUP:
             message = f"{row.id} accepts only the toolset ({TOOLSET_GROUP}); drop tools or set it to that"
             found.problems.append(doc.problem(("tools",), message, loc))
+        if spec.max_tokens and spec.max_tokens > row.max_tokens_limit:
+            message = f"{row.id} takes max_tokens up to {row.max_tokens_limit}"
+            found.problems.append(doc.problem(("max_tokens",), message, loc))
         self._check_thinking(doc, loc, spec, row, found)
 
     def _check_thinking(
