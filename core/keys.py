@@ -54,3 +54,8 @@ def schedule_last(schedule_name: str) -> str:
 def rate_window(kind: str, minute: int) -> str:
     """Counter with TTL: fleet-wide API usage of ``kind`` (requests/input/output) in one minute."""
     return f"{PREFIX}:rate:{kind}:{minute}"
+
+
+def model_catalog() -> str:
+    """String (JSON, with TTL): the Models API's rows as the workers last fetched them."""
+    return f"{PREFIX}:models:catalog"

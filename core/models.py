@@ -1,17 +1,38 @@
-"""Which tools each model gets, and what it costs. Built-in tables, extendable from settings.
+"""What a model row says: the tool group it gets, the thinking it accepts, how it treats context,
+what it costs and where it is in its lifecycle. The rows live in core/model_rows.py, the lookup
+(family rules, settings overrides, the Models API overlay) in core/catalog.py.
 
 The tool group names the computer/bash/editor versions sent together and the beta header the
-computer tool needs (TOOLS.md §1). Prices are USD per million tokens; cache writes (5-minute) and
-cache reads are multipliers of the input price. Verify prices against your contract before
-relying on ``max_cost_usd``; override them with NIGHTSHIFT_MODEL_PRICES.
+computer tool needs (TOOLS.md §1, §10.1). Prices are USD per million tokens; cache writes and
+reads are multipliers of the input price (TOOLS.md §10.5).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 TOOLSET_TYPE = "computer_toolset_20260801"
+
+ThinkingType = Literal["off", "enabled", "adaptive"]
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+EFFORTS: tuple[Effort, ...] = ("low", "medium", "high", "xhigh", "max")
+ImageTier = Literal["standard", "hires"]
+
+
+class Lifecycle(StrEnum):
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    RETIRED = "retired"
+
+
+class ImageTiers(StrEnum):
+    """Standard: long edge 1568 px, ~1.15 MP, tokens ~ w*h/750. High-res (Opus 4.7 and later,
+    every toolset model): long edge 2576 px and at most 4,784 tiles of 28 px (TOOLS.md §10.4)."""
+
+    STANDARD = "standard"
+    HIRES = "hires"
 
 
 @dataclass(frozen=True)
@@ -32,124 +53,80 @@ class ToolGroup:
         return self.computer == TOOLSET_TYPE
 
 
+def _group(name: str, computer: str, bash: str, editor: str, beta: str | None) -> ToolGroup:
+    return ToolGroup(name, computer, bash, editor, beta)
+
+
+TOOLSET_GROUP = "computer_use_20260801"
 TOOL_GROUPS: dict[str, ToolGroup] = {
     g.name: g
     for g in (
-        ToolGroup(
-            "computer_use_20241022",
-            "computer_20241022",
-            "bash_20241022",
-            "text_editor_20241022",
-            "computer-use-2024-10-22",
-        ),
-        ToolGroup(
-            "computer_use_20250124_legacy_editor",
-            "computer_20250124",
-            "bash_20250124",
-            "text_editor_20250124",
-            "computer-use-2025-01-24",
-        ),
-        ToolGroup(
-            "computer_use_20250429",
-            "computer_20250124",
-            "bash_20250124",
-            "text_editor_20250429",
-            "computer-use-2025-01-24",
-        ),
-        ToolGroup(
-            "computer_use_20250124",
-            "computer_20250124",
-            "bash_20250124",
-            "text_editor_20250728",
-            "computer-use-2025-01-24",
-        ),
-        ToolGroup(
-            "computer_use_20251124",
-            "computer_20251124",
-            "bash_20250124",
-            "text_editor_20250728",
-            "computer-use-2025-11-24",
-        ),
-        ToolGroup("computer_use_20260801", TOOLSET_TYPE, "bash_20250124", "text_editor_20250728", None),
+        _group("computer_use_20241022", "computer_20241022", "bash_20241022", "text_editor_20241022",
+               "computer-use-2024-10-22"),
+        _group("computer_use_20250124_legacy_editor", "computer_20250124", "bash_20250124",
+               "text_editor_20250124", "computer-use-2025-01-24"),
+        _group("computer_use_20250429", "computer_20250124", "bash_20250124", "text_editor_20250429",
+               "computer-use-2025-01-24"),
+        _group("computer_use_20250124", "computer_20250124", "bash_20250124", "text_editor_20250728",
+               "computer-use-2025-01-24"),
+        _group("computer_use_20251124", "computer_20251124", "bash_20250124", "text_editor_20250728",
+               "computer-use-2025-11-24"),
+        _group(TOOLSET_GROUP, TOOLSET_TYPE, "bash_20250124", "text_editor_20250728", None),
     )
-}
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """How to talk to one model family. ``thinking`` is the default when the task sets none."""
+    """One catalog row. ``thinking`` is the default when the task sets none. The defaults are the
+    script agent's (no model): 2025 tools, no thinking; every Claude row sets its own."""
 
+    id: str = ""
+    alias_of: str | None = None  # a dated id or alias: the row it copies
+    line: str = ""  # opus / sonnet / haiku / fable / mythos
     tools: str = "computer_use_20250124"
-    max_tokens: int = 8192
+    thinking_types: tuple[ThinkingType, ...] = ("off", "enabled")
+    efforts: tuple[Effort, ...] = ()
     thinking: dict[str, Any] = field(default_factory=lambda: {"type": "off"})
+    thinking_display: bool = False  # accepts thinking.display (summarized / omitted)
+    max_tokens: int = 8192  # what a request sends when the task sets none
+    max_tokens_limit: int = 64_000
+    context_window: int = 200_000
+    image_tier: str = ImageTiers.STANDARD
+    binds_thinking: bool = False  # a re-sent thinking block whose prefix changed is a 400
+    toolset_only: bool = False  # Claude 5.5 and later: a dated computer tool is a 400
+    context_editing: bool = True  # clear_tool_uses_20250919 under its beta
+    compaction: bool = False  # compact_20260112 under its beta
     input_usd_per_mtok: float = 3.0
     output_usd_per_mtok: float = 15.0
-    cache_write_multiplier: float = 1.25
+    cache_write_multiplier: float = 1.25  # 5-minute cache write
+    cache_write_1h_multiplier: float = 2.0
     cache_read_multiplier: float = 0.1
-    # Image-token tier: "legacy" (w*h/750) or "hires" (28-px tiles, Opus 4.7+).
-    image_tier: str = "legacy"
+    # Above this many prompt tokens (input + cache reads + writes) every token of that request is
+    # billed at the long-prompt card.
+    long_prompt_threshold_tokens: int | None = None
+    long_prompt_input_usd_per_mtok: float | None = None
+    long_prompt_output_usd_per_mtok: float | None = None
+    lifecycle: str = Lifecycle.ACTIVE
+    deprecated_on: str | None = None  # ISO date
+    retires_on: str | None = None  # ISO date: retirement (scheduled, or done when retired)
+    replacement: str | None = None
+    source: str = "built-in"  # built-in / models-api / settings / family rule
 
+    @property
+    def thinks_always(self) -> bool:
+        return "off" not in self.thinking_types
 
-_SONNET = {"input_usd_per_mtok": 3.0, "output_usd_per_mtok": 15.0}
-_OPUS_OLD = {"input_usd_per_mtok": 15.0, "output_usd_per_mtok": 75.0}
-_OPUS_NEW = {"input_usd_per_mtok": 5.0, "output_usd_per_mtok": 25.0}
-_HAIKU = {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 5.0}
+    @property
+    def group(self) -> ToolGroup:
+        return TOOL_GROUPS[self.tools]
 
-# Model id prefixes (a dated id such as claude-sonnet-4-5-20250929 matches claude-sonnet-4-5).
-BUILTIN_MODELS: dict[str, dict[str, Any]] = {
-    "claude-3-5-sonnet": {"tools": "computer_use_20241022", "max_tokens": 4096, **_SONNET},
-    "claude-3-7-sonnet": {"tools": "computer_use_20250124_legacy_editor", **_SONNET},
-    "claude-sonnet-4-5": {"tools": "computer_use_20250124", "max_tokens": 16384, **_SONNET},
-    "claude-sonnet-4-6": {"tools": "computer_use_20251124", "max_tokens": 16384, **_SONNET},
-    "claude-sonnet-4": {"tools": "computer_use_20250124", "max_tokens": 16384, **_SONNET},
-    "claude-sonnet-5": {"tools": "computer_use_20260801", "max_tokens": 16384, **_SONNET},
-    "claude-haiku-4-5": {"tools": "computer_use_20250124", "max_tokens": 4096, **_HAIKU},
-    "claude-opus-4-1": {"tools": "computer_use_20250124", "max_tokens": 16384, **_OPUS_OLD},
-    "claude-opus-4-5": {"tools": "computer_use_20251124", "max_tokens": 16384, **_OPUS_NEW},
-    "claude-opus-4-6": {"tools": "computer_use_20251124", "max_tokens": 16384, **_OPUS_NEW},
-    "claude-opus-4-7": {
-        "tools": "computer_use_20251124",
-        "max_tokens": 16384,
-        "image_tier": "hires",
-        **_OPUS_NEW,
-    },
-    "claude-opus-4-8": {
-        "tools": "computer_use_20260801",
-        "max_tokens": 16384,
-        "image_tier": "hires",
-        **_OPUS_NEW,
-    },
-    "claude-opus-4": {"tools": "computer_use_20250124", "max_tokens": 16384, **_OPUS_OLD},
-    "claude-opus-5": {
-        "tools": "computer_use_20260801",
-        "max_tokens": 16384,
-        "image_tier": "hires",
-        **_OPUS_NEW,
-    },
-}
-
-
-def _merged(extra: dict[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]]:
-    table = {name: dict(values) for name, values in BUILTIN_MODELS.items()}
-    for name, values in (extra or {}).items():
-        table[name] = {**table.get(name, {}), **values}
-    return table
-
-
-def find_model(model: str, extra: dict[str, dict[str, Any]] | None = None) -> ModelConfig | None:
-    """The config whose name is the longest prefix of ``model``; None when nothing matches."""
-    table = _merged(extra)
-    matches = [name for name in table if model == name or model.startswith(name + "-")]
-    if not matches:
-        return None
-    return ModelConfig(**table[max(matches, key=len)])
-
-
-def resolve_model(model: str, extra: dict[str, dict[str, Any]] | None = None) -> ModelConfig:
-    """Like ``find_model`` but falls back to a sane default (current-generation tools, Sonnet
-    prices) so the loop can still run a model nobody has configured yet."""
-    return find_model(model, extra) or ModelConfig()
-
-
-def known_models(extra: dict[str, dict[str, Any]] | None = None) -> list[str]:
-    return sorted(_merged(extra))
+    def lifecycle_note(self) -> str:
+        if self.lifecycle == Lifecycle.RETIRED:
+            return (
+                f"retired {self.retires_on or ''}".strip() + f"; use {self.replacement or 'a current model'}"
+            )
+        if self.lifecycle == Lifecycle.DEPRECATED:
+            until = f", retires {self.retires_on}" if self.retires_on else ""
+            return f"deprecated{until}" + (f"; use {self.replacement}" if self.replacement else "")
+        return "active" + (f" (not before {self.retires_on})" if self.retires_on else "")

@@ -59,12 +59,31 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     api_max_retries: int = 6
     api_timeout_s: float = 600.0
-    default_model: str = "claude-sonnet-4-6"
+    # Active until at least 2027-09-28, the toolset, $2/$10 (TOOLS.md §10.5); Sonnet 4.5 retired.
+    default_model: str = "claude-sonnet-5-5"
     # text_editor_20250728's max_characters (truncation of `view`); None: the executor's default.
     editor_max_characters: int | None = Field(None, ge=1)
-    # Extra or overriding model configs / prices, merged over the built-in tables (JSON in env).
+    # Extra or overriding catalog rows / prices, merged over the built-in rows and the Models API's
+    # (JSON in env; field names as in core/models.py ModelConfig). `nightshift models` shows the result.
     model_configs: dict[str, dict[str, Any]] = {}
     model_prices: dict[str, dict[str, float]] = {}
+    # Opt-in rewrites at enqueue, e.g. {"claude-sonnet-4-5": "claude-sonnet-5-5"}; recorded on the run.
+    model_migrations: dict[str, str] = {}
+    # Models API refresh (workers, at start and then every interval), cached in Redis this long.
+    catalog_refresh_s: float = Field(86_400, gt=0)
+    catalog_cache_ttl_s: int = Field(7 * 86_400, gt=0)
+
+    # --- Context management on models that bind thinking blocks (TOOLS.md §10.2, §10.3) ---------------
+    # Server-side clear_tool_uses_20250919: trigger (input tokens), tool uses kept, least cleared.
+    # Above the API's 100K default: with 0.05x cache reads every clearing step re-writes the tail and
+    # costs more than reading it (bench/cost.py); a model with a long-prompt tier clears below it.
+    context_clear_trigger_tokens: int = Field(120_000, ge=1)
+    context_clear_keep_tool_uses: int = Field(3, ge=0)
+    context_clear_at_least_tokens: int = Field(0, ge=0)
+    # compact_20260112 when a run's max_steps could outgrow this many input tokens (API minimum 50K).
+    context_compact_trigger_tokens: int | None = Field(150_000, ge=50_000)
+    # The documented opt-out: drop a thinking block whose prefix changed instead of failing (beta).
+    thinking_drop_mismatched_blocks: bool = False
 
     # --- Fleet-wide API rate limits (0 = unlimited) ------------------------------------------------
     rate_requests_per_min: int = 0

@@ -48,9 +48,19 @@ class ScriptStep(_Strict):
 
 
 class Thinking(_Strict):
+    """What the task asks for; core/thinking.py checks it against the model (and translates it
+    where the API documents how)."""
+
     type: Literal["off", "enabled", "adaptive"] = "off"
     budget_tokens: int | None = Field(None, ge=1024)
-    effort: Literal["low", "medium", "high", "max"] | None = None
+    effort: Literal["low", "medium", "high", "xhigh", "max"] | None = None
+    display: Literal["summarized", "omitted"] | None = None
+
+    @model_validator(mode="after")
+    def _budget_only_when_enabled(self) -> Thinking:
+        if self.budget_tokens is not None and self.type != "enabled":
+            raise ValueError("budget_tokens goes with type: enabled (adaptive thinking takes an effort)")
+        return self
 
 
 class TaskSpec(_Strict):

@@ -1,7 +1,7 @@
 """A small HTTP enqueue API (stdlib ``ThreadingHTTPServer``: a handful of JSON routes need no
 framework, and the scheduler stays free of extra dependencies).
 
-    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids": [...]}
+    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids": [...], "warnings": [...]}
     GET  /runs?state=S&limit=N                                  -> 200 {"runs": [...]}
     GET  /runs/<id>                                             -> 200 the run record
     POST /runs/<id>/cancel                                      -> 200 {"outcome": ...}
@@ -27,6 +27,7 @@ import structlog
 from celery import Celery
 from redis import Redis, RedisError
 
+from core.catalog import catalog_for
 from core.errors import EnqueueError, RunNotFound
 from core.records import Records
 from core.settings import Settings
@@ -86,16 +87,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def _post(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
         if path == "/runs":
-            return HTTPStatus.CREATED, {"run_ids": self._enqueue(self._body())}
+            return HTTPStatus.CREATED, self._enqueue(self._body())
         if match := _CANCEL.match(path):
             return HTTPStatus.OK, {"outcome": self.server.records.cancel(match[1])}
         raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"})
 
-    def _enqueue(self, text: str) -> list[str]:
-        settings = self.server.settings
-        checks = Checks(settings, check_secrets=settings.check_secrets, allow_files=False)
+    def _enqueue(self, text: str) -> dict[str, Any]:
+        settings, redis = self.server.settings, self.server.redis
+        catalog = catalog_for(settings, redis)
+        checks = Checks(settings, check_secrets=settings.check_secrets, allow_files=False, catalog=catalog)
         tasks = load_text(text, "request body", None, checks)
-        return enqueue(tasks, self.server.redis, self.server.celery, settings, source="api")
+        run_ids = enqueue(tasks, redis, self.server.celery, settings, source="api")
+        return {"run_ids": run_ids, "warnings": [w.as_dict() for t in tasks for w in t.warnings]}
 
     def _body(self) -> str:
         size = int(self.headers.get("Content-Length") or 0)

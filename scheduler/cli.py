@@ -1,4 +1,5 @@
-"""The ``nightshift`` command: enqueue, run --wait, status, list, show, cancel, validate, api.
+"""The ``nightshift`` command: enqueue, run --wait, status, list, show, cancel, validate, models,
+api.
 
 Safe for system cron: it never needs a TTY, prints results on stdout and problems on stderr, and
 exits non-zero on any error. Settings come from NIGHTSHIFT_* variables; clients are built once.
@@ -18,11 +19,12 @@ import redis as redis_lib
 from celery import Celery
 
 from core import broker, logs
+from core.catalog import Catalog, catalog_for
 from core.errors import EnqueueError, RunNotFound
 from core.records import CANCEL_REASON, CancelOutcome, Records
 from core.settings import Settings, load_settings
 from core.states import RunState
-from scheduler import present
+from scheduler import catalogview, present
 from scheduler.enqueue import enqueue
 from scheduler.follow import follow
 from scheduler.taskfile import Checks, LoadedTask, load_files
@@ -47,6 +49,11 @@ class Context:
     def celery(self) -> Celery:
         return broker.make_celery(self.settings)
 
+    @cached_property
+    def catalog(self) -> Catalog:
+        """Built-in rows under the workers' cached Models API answer (when Redis answers)."""
+        return catalog_for(self.settings, self.redis)
+
 
 def out(line: str) -> None:
     print(line, flush=True)
@@ -63,7 +70,10 @@ class NoTasks(Exception):
 def _load(args: argparse.Namespace, ctx: Context) -> list[LoadedTask]:
     """Every task of every file validated; then only those of ``--agent``, when given."""
     check = ctx.settings.check_secrets and not args.no_check_secrets
-    tasks = load_files(args.files, Checks(ctx.settings, check_secrets=check))
+    tasks = load_files(args.files, Checks(ctx.settings, check_secrets=check, catalog=ctx.catalog))
+    for task in tasks:
+        for warning in task.warnings:
+            err(f"warning: {warning}")
     if args.agent is None:
         return tasks
     chosen = [t for t in tasks if t.spec.agent == args.agent]
@@ -140,6 +150,14 @@ def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
+def cmd_models(args: argparse.Namespace, ctx: Context) -> int:
+    rows = ctx.catalog.listing()
+    if not args.all:
+        rows = [r for r in rows if r.alias_of is None]
+    out(catalogview.as_json(rows) if args.json else catalogview.table(rows))
+    return OK
+
+
 def cmd_api(args: argparse.Namespace, ctx: Context) -> int:
     from scheduler.api import serve  # only this command needs the HTTP server
 
@@ -172,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = _add(sub, "cancel", cmd_cancel, "cancel a queued or running run")
     cancel.add_argument("run")
     cancel.add_argument("--reason", default=CANCEL_REASON)
+    models = _add(sub, "models", cmd_models, "the model catalog: tools, thinking, prices, lifecycle")
+    models.add_argument("--all", action="store_true", help="also list dated ids and aliases")
+    models.add_argument("--json", action="store_true")
     api = _add(sub, "api", cmd_api, "serve the HTTP enqueue API")
     api.add_argument("--host", default=None)
     api.add_argument("--port", type=int, default=None)

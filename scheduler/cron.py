@@ -26,6 +26,7 @@ from redis import Redis
 
 from core import keys
 from core.broker import FIRE_SCHEDULE_TASK
+from core.catalog import Catalog
 from core.settings import Settings
 from scheduler.enqueue import enqueue
 from scheduler.taskfile import Checks, load_file
@@ -213,3 +214,30 @@ def _find(name: str, schedules_file: str | Path | None) -> Schedule:
         if schedule.name == name:
             return schedule
     raise LookupError(f"no schedule named {name!r} in {schedules_file}")
+
+
+def check_schedules(
+    settings: Settings, catalog: Catalog, schedules_file: str | Path | None = None
+) -> list[str]:
+    """Every schedule's task file against the model catalog: what breaks now (a retired model: the
+    next fire is refused) and what will break when (deprecations with their dates). Logged, and
+    returned as lines; run by beat at start and daily."""
+    path = schedules_file or settings.schedules_file
+    findings: list[str] = []
+    for schedule in load_schedules(path) if path else []:
+        findings += _check_one(schedule, Checks(settings, check_secrets=False, catalog=catalog))
+    return findings
+
+
+def _check_one(schedule: Schedule, checks: Checks) -> list[str]:
+    bound = log.bind(schedule=schedule.name, tasks=str(schedule.tasks))
+    try:
+        tasks = load_file(schedule.tasks, checks)
+    except InvalidFile as exc:
+        for problem in exc.problems:
+            bound.error("cron.schedule_broken", problem=str(problem), when="now")
+        return [f"{schedule.name}: breaks now: {p}" for p in exc.problems]
+    warnings = [w for task in tasks for w in task.warnings]
+    for warning in warnings:
+        bound.warning("cron.schedule_will_break", warning=str(warning))
+    return [f"{schedule.name}: {w}" for w in warnings]

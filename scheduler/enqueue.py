@@ -14,7 +14,9 @@ from celery import Celery
 from redis import Redis
 
 from core import broker, inputs
+from core.catalog import migrate_spec
 from core.errors import EnqueueError
+from core.events import EventType
 from core.records import Records
 from core.settings import Settings
 from core.spec import TaskSpec
@@ -46,11 +48,20 @@ def enqueue(
     for task in tasks:
         loaded = task if isinstance(task, LoadedTask) else LoadedTask(task)
         run_id = new_run_id()
-        Records(redis).create(run_id, loaded.spec, files=loaded.inputs, limits=limits,
-                              source=source or loaded.source)
-        _send(run_id, loaded.spec, redis, celery_app, settings, run_ids)
+        spec, moved_from = migrate_spec(loaded.spec, settings)
+        origin = source or loaded.source
+        Records(redis).create(run_id, spec, files=loaded.inputs, limits=limits, source=origin)
+        if moved_from is not None:
+            _record_migration(redis, run_id, moved_from, spec.model or "")
+        _send(run_id, spec, redis, celery_app, settings, run_ids)
         run_ids.append(run_id)
     return run_ids
+
+
+def _record_migration(redis: Redis, run_id: str, moved_from: str, moved_to: str) -> None:
+    """The rewrite stays on the run: an event in its stream (the stored spec holds the new model)."""
+    Records(redis).event(run_id, EventType.MODEL_MIGRATED, from_model=moved_from, to_model=moved_to)
+    log.info("run.model_migrated", run_id=run_id, from_model=moved_from, to_model=moved_to)
 
 
 def _send(

@@ -19,9 +19,11 @@ import jsonschema
 from pydantic import BaseModel, ValidationError
 
 from core import inputs
-from core.models import TOOL_GROUPS, find_model, known_models
+from core.catalog import Catalog
+from core.models import TOOL_GROUPS
 from core.settings import Settings
 from core.spec import FileSpec, TaskSpec
+from scheduler.modelcheck import ModelCheck
 from scheduler.yamlfile import Document, InvalidFile, Loc, Problem, parse
 
 _PROJECT_MARKERS = (".git", "pyproject.toml")
@@ -35,6 +37,7 @@ class LoadedTask:
     inputs: dict[str, bytes] = field(default_factory=dict)
     source: str = ""
     line: int | None = None
+    warnings: tuple[Problem, ...] = ()  # deprecations, migrations, thinking translations
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class Checks:
     check_secrets: bool = True
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     allow_files: bool = True
+    catalog: Catalog | None = None  # None: the built-in rows and the settings' (no Models API cache)
+
+    def models(self) -> ModelCheck:
+        return ModelCheck(self.settings, self.catalog or Catalog.build(self.settings))
 
 
 def load_files(paths: Iterable[str | Path], checks: Checks) -> list[LoadedTask]:
@@ -110,13 +117,14 @@ def _load_one(
         spec = TaskSpec.model_validate(raw)
     except ValidationError as exc:
         return None, [_from_pydantic(doc, loc, error) for error in exc.errors()]
-    problems = _semantic_problems(doc, loc, spec, checks)
+    found = checks.models().findings(doc, loc, spec)
+    problems = found.problems + _semantic_problems(doc, loc, spec, checks)
     files, contents, file_problems = _read_files(doc, loc, spec, base_dir, checks)
     problems += file_problems
     if problems:
         return None, problems
     spec = spec.model_copy(update={"files": files}) if files else spec
-    return LoadedTask(spec, contents, doc.source, doc.line((), loc)), []
+    return LoadedTask(spec, contents, doc.source, doc.line((), loc), tuple(found.warnings)), []
 
 
 def _from_pydantic(doc: Document, base: Loc, error: Any) -> Problem:
@@ -153,13 +161,6 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 def _semantic_problems(doc: Document, loc: Loc, spec: TaskSpec, checks: Checks) -> list[Problem]:
     problems: list[Problem] = []
-    settings = checks.settings
-    if spec.agent == "claude":
-        model = spec.model or settings.default_model
-        if find_model(model, settings.model_configs) is None:
-            known = ", ".join(known_models(settings.model_configs))
-            message = f"unknown model {model!r}; known model prefixes: {known}"
-            problems.append(doc.problem(("model",), message, loc))
     if spec.tools is not None and spec.tools not in TOOL_GROUPS:
         known = ", ".join(sorted(TOOL_GROUPS))
         problems.append(doc.problem(("tools",), f"unknown tool group {spec.tools!r}; known: {known}", loc))

@@ -5,8 +5,10 @@ It answers from a script (replies queued in order, or a ``responder`` callable t
 reply from the request), records every request (path, headers, JSON body), rejects requests the
 real API would reject for the things our loop must get right (more than 4 cache breakpoints,
 unanswered or mismatched tool_use ids, images in error results, null fields, empty text blocks,
-image limits, toolset results without ``toolset_name``), and reports usage the way the real API
-computes it (tests/fake_usage.py).
+image limits, toolset results without ``toolset_name``), applies the per-model rules of
+tests/fake_rules.py (tool versions, thinking modes, thinking-block binding, context editing, image
+tiers; TOOLS.md §10) to the models of tests/fake_models.py, serves those models at
+``GET /v1/models``, and reports usage the way the real API computes it (tests/fake_usage.py).
 
     with FakeAnthropicAPI() as api:
         api.enqueue(reply(tool_use("computer", {"action": "screenshot"})), reply(text("done")))
@@ -26,8 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests import fake_rules
 from tests.fake_checks import validate
-from tests.fake_usage import PromptCache, has_marker, output_tokens
+from tests.fake_models import MODELS, FakeModel, model_for, model_info, models_page
+from tests.fake_usage import Pricing, PromptCache, block_tokens, has_marker, output_tokens
 
 _ids = itertools.count(1)
 
@@ -157,10 +161,10 @@ class FakeAnthropicAPI:
     def serve(self, recorded: Recorded) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
             self.requests.append(recorded)
-            problem = validate(recorded.body)
-            if problem is not None:
-                recorded.rejected = problem
-                return _error_response(error(400, problem))
+            refusal = self._refusal(recorded)
+            if refusal is not None:
+                recorded.rejected = refusal.message
+                return _error_response(refusal)
             item = self.script.popleft() if self.script else self.responder
         if item is None:
             return _error_response(error(400, "fake API: no scripted reply left"))
@@ -171,18 +175,67 @@ class FakeAnthropicAPI:
         headers = {"content-type": "application/json", "request-id": f"req_{next(_ids):06d}"}
         return 200, headers, json.dumps(recorded.response).encode()
 
+    def _refusal(self, recorded: Recorded) -> Reply | None:
+        body, model = recorded.body, model_for(recorded.body)
+        if model is not None and model.lifecycle == "retired":  # §10.5: inference requests fail
+            return error(404, f"model: {model.id}")
+        problem = validate(body) or (fake_rules.check(body, recorded.betas, model) if model else None)
+        if problem is None and model is not None and model.binds:  # §10.2: thinking-block binding
+            failures = fake_rules.binding_failures(body)
+            if failures and not fake_rules.wants_drop(body):
+                problem = f"{fake_rules.BINDING_ERROR} ({failures[0]})."
+        return error(400, problem) if problem else None
+
     def _message(self, body: dict[str, Any], answer: Reply) -> dict[str, Any]:
-        usage = answer.usage or self.cache.bill(body).as_usage(output_tokens(answer.content))
+        model = model_for(body)
+        content = _with_thinking(body, answer.content, model)
+        seen, extra = _as_seen(body, model)
+        pricing = _pricing(model)
+        seen, applied = fake_rules.clear_tool_uses(seen, self.cache.total(seen, pricing),
+                                                   lambda b: block_tokens(b, pricing.hires))  # fmt: skip
+        usage = answer.usage or self.cache.bill(seen, pricing).as_usage(output_tokens(content))
+        if "context_management" in body:
+            extra["context_management"] = {"applied_edits": applied}
         return {
             "id": f"msg_{next(_ids):06d}",
             "type": "message",
             "role": "assistant",
             "model": body.get("model"),
-            "content": answer.content,
+            "content": content,
             "stop_reason": answer.stop_reason,
             "stop_sequence": None,
             "usage": usage,
+            **extra,
         }
+
+
+def _pricing(model: FakeModel | None) -> Pricing:
+    if model is None:
+        return Pricing()
+    return Pricing(model.hires, model.toolset_overhead, model.min_cacheable)
+
+
+def _with_thinking(
+    body: dict[str, Any], content: list[dict[str, Any]], model: FakeModel | None
+) -> list[dict[str, Any]]:
+    """On 5.x models the answer opens with a signed thinking block; the fake signs every thinking
+    block it serves with the prefix it was made for (§10.2)."""
+    if model is None or not model.thinks_5x:
+        return content
+    signed = [{**b, "signature": fake_rules.signature_for(body)} if b.get("type") == "thinking" else b
+              for b in content]  # fmt: skip
+    opening = fake_rules.opening_thinking(body, model)
+    has_thinking = any(b.get("type") == "thinking" for b in signed)
+    return signed if opening is None or has_thinking else [opening, *signed]
+
+
+def _as_seen(body: dict[str, Any], model: FakeModel | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The request as the model sees it after the ``drop_block`` opt-out, and what was dropped."""
+    if model is None or not model.binds or not fake_rules.wants_drop(body):
+        return body, {}
+    failures = fake_rules.binding_failures(body)
+    dropped = [{"type": "thinking_dropped", "path": p, "reason": "prefix_binding_mismatch"} for p in failures]
+    return fake_rules.drop_blocks(body, failures), ({"input_transformations": dropped} if dropped else {})
 
 
 def _error_response(answer: Reply) -> tuple[int, dict[str, str], bytes]:
@@ -193,42 +246,54 @@ def _error_response(answer: Reply) -> tuple[int, dict[str, str], bytes]:
     return answer.status, headers, json.dumps(body).encode()
 
 
+class _Handler(BaseHTTPRequestHandler):
+    api: FakeAnthropicAPI  # set per server by _handler
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        json_headers = {"content-type": "application/json"}
+        if parts.path == "/v1/models":
+            return self._send(200, json_headers, json.dumps(models_page(parse_qs(parts.query))).encode())
+        name = parts.path.removeprefix("/v1/models/")
+        if name in MODELS:
+            return self._send(200, json_headers, json.dumps(model_info(MODELS[name])).encode())
+        self._send(*_error_response(error(404, f"model: {name}")))
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if parts.path != "/v1/messages":
+            return self._send(404, {"content-type": "application/json"}, b'{"type":"error"}')
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._send(*_error_response(error(400, "fake API: body is not JSON")))
+        recorded = Recorded(parts.path, parse_qs(parts.query), headers, body)
+        if body.get("stream"):
+            return self._send(*_error_response(error(400, "fake API: streaming is not supported")))
+        self._send(*self.api.serve(recorded))
+
+    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def _handler(api: FakeAnthropicAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def setup(self) -> None:
-            super().setup()
-            # headers and body go out in two writes: without this, Nagle + delayed ACK add ~40 ms
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def do_POST(self) -> None:
-            parts = urlsplit(self.path)
-            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-            if parts.path != "/v1/messages":
-                return self._send(404, {"content-type": "application/json"}, b'{"type":"error"}')
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                return self._send(*_error_response(error(400, "fake API: body is not JSON")))
-            recorded = Recorded(parts.path, parse_qs(parts.query), headers, body)
-            if body.get("stream"):
-                return self._send(*_error_response(error(400, "fake API: streaming is not supported")))
-            self._send(*api.serve(recorded))
-
-        def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
+    return type("Handler", (_Handler,), {"api": api})
 
 
 def _from_json(item: dict[str, Any]) -> Reply:

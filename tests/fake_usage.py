@@ -1,7 +1,9 @@
 """Usage as the real Messages API reports it, for the fake server (tests/fake_api.py).
 
-* Input tokens: text ≈ characters / 4; an image ≈ width x height / 750; Anthropic-defined tools
-  add their documented server-side overhead (TOOLS.md §8) when ``tool_overhead`` is on.
+* Input tokens: text ≈ characters / 4; an image ≈ width x height / 750, or one token per 28-px
+  tile on the high-resolution tier (TOOLS.md §8, §10.4); Anthropic-defined tools add their
+  documented server-side overhead (TOOLS.md §8, per model for the toolset) when ``tool_overhead``
+  is on. The minimum cacheable prefix is per model where §10.5 gives one.
 * Prompt caching by prefix: the request is a sequence of units (each tool, each system block,
   each message content block). A ``cache_control`` marker on a unit is a breakpoint. The longest
   prefix, ending at a breakpoint or up to 20 units before one, that an earlier request wrote is
@@ -73,24 +75,26 @@ def image_size(block: dict[str, Any]) -> tuple[int, int]:
     return _IMAGE_SIZES[key]
 
 
-def image_tokens(block: dict[str, Any]) -> int:
+def image_tokens(block: dict[str, Any], hires: bool = False) -> int:
     width, height = image_size(block)
+    if hires:  # §10.4: ceil(w/28) * ceil(h/28), at most 4,784
+        return min(4784, math.ceil(width / 28) * math.ceil(height / 28))
     return math.ceil(width * height / 750)
 
 
-def block_tokens(block: dict[str, Any]) -> int:
+def block_tokens(block: dict[str, Any], hires: bool = False) -> int:
     kind = block.get("type")
     if kind == "text":
         return text_tokens(str(block.get("text", "")))
     if kind == "image":
-        return image_tokens(block)
+        return image_tokens(block, hires)
     if kind == "tool_use":
         return 4 + text_tokens(str(block.get("name", "")) + json.dumps(block.get("input")))
     if kind == "tool_result":
         inner = block.get("content")
         if isinstance(inner, str):
             return 4 + text_tokens(inner)
-        return 4 + sum(block_tokens(b) for b in inner or [])
+        return 4 + sum(block_tokens(b, hires) for b in inner or [])
     if kind == "thinking":
         return text_tokens(str(block.get("thinking", "")))
     if kind == "redacted_thinking":
@@ -98,8 +102,20 @@ def block_tokens(block: dict[str, Any]) -> int:
     return text_tokens(json.dumps(block))
 
 
-def tool_tokens(tool: dict[str, Any], overhead: bool) -> int:
-    extra = TOOL_OVERHEAD.get(str(tool.get("type")), 0) if overhead else 0
+@dataclass(frozen=True)
+class Pricing:
+    """The per-model parts of usage: image tier, toolset overhead, minimum cacheable prefix."""
+
+    hires: bool = False
+    toolset_overhead: int = TOOL_OVERHEAD["computer_toolset_20260801"]
+    min_cacheable: int | None = None
+
+
+def tool_tokens(tool: dict[str, Any], overhead: bool, pricing: Pricing = Pricing()) -> int:
+    kind = str(tool.get("type"))
+    extra = TOOL_OVERHEAD.get(kind, 0) if overhead else 0
+    if overhead and kind == "computer_toolset_20260801":
+        extra = pricing.toolset_overhead
     return extra + text_tokens(json.dumps(strip_markers(tool)))
 
 
@@ -126,10 +142,10 @@ class Unit:
     breakpoint: bool
 
 
-def units(body: dict[str, Any], overhead: bool) -> list[Unit]:
+def units(body: dict[str, Any], overhead: bool, pricing: Pricing = Pricing()) -> list[Unit]:
     parts: list[tuple[Any, int, bool]] = []
     for tool in body.get("tools") or []:
-        parts.append((strip_markers(tool), tool_tokens(tool, overhead), has_marker(tool)))
+        parts.append((strip_markers(tool), tool_tokens(tool, overhead, pricing), has_marker(tool)))
     system = body.get("system") or []
     if isinstance(system, str):
         system = [{"type": "text", "text": system}]
@@ -140,7 +156,7 @@ def units(body: dict[str, Any], overhead: bool) -> list[Unit]:
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
         for block in blocks:
             keyed = {"role": message.get("role"), "block": strip_markers(block)}
-            parts.append((keyed, block_tokens(block), has_marker(block)))
+            parts.append((keyed, block_tokens(block, pricing.hires), has_marker(block)))
     running = hashlib.sha256(str(body.get("model")).encode())
     total, out = 0, []
     for content, tokens, marked in parts:
@@ -159,12 +175,17 @@ class PromptCache:
         self.written: set[str] = set()
         self.lock = threading.Lock()
 
-    def bill(self, body: dict[str, Any]) -> Billing:
-        seq = units(body, self.tool_overhead)
+    def total(self, body: dict[str, Any], pricing: Pricing = Pricing()) -> int:
+        seq = units(body, self.tool_overhead, pricing)
+        return seq[-1].cumulative if seq else 0
+
+    def bill(self, body: dict[str, Any], pricing: Pricing = Pricing()) -> Billing:
+        seq = units(body, self.tool_overhead, pricing)
         total = seq[-1].cumulative if seq else 0
+        minimum = self.min_cacheable_tokens if pricing.min_cacheable is None else pricing.min_cacheable
         with self.lock:
             read_at = self._read_position(seq)
-            write_at = self._write(seq)
+            write_at = self._write(seq, minimum)
         read = seq[read_at].cumulative if read_at >= 0 else 0
         written = seq[write_at].cumulative - read if write_at > read_at else 0
         return Billing(total - read - written, read, written)
@@ -180,10 +201,10 @@ class PromptCache:
                     break
         return best
 
-    def _write(self, seq: list[Unit]) -> int:
+    def _write(self, seq: list[Unit], minimum: int) -> int:
         last = -1
         for index, unit in enumerate(seq):
-            if unit.breakpoint and unit.cumulative >= self.min_cacheable_tokens:
+            if unit.breakpoint and unit.cumulative >= minimum:
                 self.written.add(unit.digest)
                 last = index
         return last

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
-from core.broker import time_limits, transport_options
+from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK, time_limits, transport_options
 from core.settings import Settings
 from scheduler.cron import beat_schedule
 
@@ -39,6 +40,8 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "beat_schedule": {
             **beat_schedule(settings),
             "nightshift-reap": {"task": "nightshift.reap", "schedule": settings.reaper_interval_s},
+            "nightshift-models": {"task": REFRESH_MODELS_TASK, "schedule": settings.catalog_refresh_s},
+            "nightshift-schedules": {"task": CHECK_SCHEDULES_TASK, "schedule": crontab(minute=0, hour=6)},
         },
         "timezone": "UTC",
     }
@@ -51,7 +54,17 @@ def create_app(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings))
     register_tasks(app, settings)
     _start_reaper_with_worker(settings)
+    _check_models_at_start(app)
     return app
+
+
+def _check_models_at_start(app: Celery) -> None:
+    """A worker refreshes the catalog when it starts; beat checks every schedule when it starts
+    (then both daily, from the beat schedule above)."""
+    from celery.signals import beat_init, worker_ready
+
+    worker_ready.connect(lambda **_: app.send_task(REFRESH_MODELS_TASK), weak=False)
+    beat_init.connect(lambda **_: app.send_task(CHECK_SCHEDULES_TASK), weak=False)
 
 
 def _start_reaper_with_worker(settings: Settings) -> None:

@@ -157,7 +157,8 @@ class Attempt:
         """The script agent has no model: the default config's tool group serves it."""
         if self.spec.agent == "script":
             return ModelConfig()
-        return model_config_for(self.spec.model or self.rt.settings.default_model, self.rt.settings)
+        model = self.spec.model or self.rt.settings.default_model
+        return model_config_for(model, self.rt.settings, self.rt.redis)
 
     def _hooks(self, secrets: dict[str, str]) -> Hooks:
         progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context

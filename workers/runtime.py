@@ -5,10 +5,12 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+import anthropic
 import docker
 import redis
 
 from core.broker import connect_redis
+from core.catalog import Catalog, catalog_for
 from core.errors import ConfigError
 from core.records import Records
 from core.settings import Settings
@@ -52,3 +54,18 @@ class Runtime:
                 raise ConfigError("ANTHROPIC_API_KEY is not set on this worker; Claude tasks need it")
             self._model_client = build_client(self.settings)
         return self._model_client
+
+    def catalog(self) -> Catalog:
+        """The model catalog with the Models API's cached answer (read from Redis each call)."""
+        return catalog_for(self.settings, self.redis)
+
+    def refresh_catalog(self) -> int | None:
+        """Refresh the cached Models API answer (first-party API only; others keep the built-in rows)."""
+        if self.settings.api_provider != "anthropic" or not self.settings.anthropic_api_key:
+            return None
+        from workers.agent.catalog_refresh import refresh_catalog
+
+        client = self.model_client
+        if not isinstance(client, anthropic.Anthropic):  # Bedrock/Vertex: no Models API
+            return None
+        return refresh_catalog(client, self.redis, self.settings)

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery, Task
 
+from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK
 from core.settings import Settings
 from workers.runtime import Runtime
 
@@ -34,6 +35,16 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         from workers.fleet.reaper import reap_once
 
         return reap_once(self.runtime, app)
+
+    @app.task(name=REFRESH_MODELS_TASK, base=RuntimeTask, bind=True, ignore_result=True)
+    def refresh_models(self: RuntimeTask) -> int | None:
+        return self.runtime.refresh_catalog()
+
+    @app.task(name=CHECK_SCHEDULES_TASK, base=RuntimeTask, bind=True, ignore_result=True)
+    def check_schedules(self: RuntimeTask) -> int:
+        from scheduler.cron import check_schedules as check
+
+        return len(check(self.runtime.settings, self.runtime.catalog()))
 
     @app.task(name="nightshift.fire_schedule", base=RuntimeTask, bind=True)
     def fire_schedule(self: RuntimeTask, schedule_name: str) -> list[str]:

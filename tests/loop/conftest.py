@@ -19,7 +19,7 @@ import pytest
 import structlog
 from PIL import Image
 
-from core.models import resolve_model
+from core.catalog import resolve_model
 from core.spec import TaskSpec
 from tests.fake_api import FakeAnthropicAPI
 from workers.agent.loop import LoopOptions, run_session

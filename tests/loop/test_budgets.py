@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.models import resolve_model
+from core.catalog import resolve_model
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
 from tests.loop.conftest import MODEL, FakeClock, FakeSandbox, RecordingHooks, Runner
 from workers.toolio import ToolOutput
@@ -46,6 +46,7 @@ def test_max_input_tokens_counts_cache_reads_and_writes(api: FakeAnthropicAPI, r
         "output_tokens": 100,
         "cache_read_tokens": 600,
         "cache_write_tokens": 400,
+        "cache_write_1h_tokens": 0,
     }
 
 

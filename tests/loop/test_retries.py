@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import anthropic
 
-from core.models import resolve_model
+from core.catalog import resolve_model
 from tests.conftest import free_port
 from tests.fake_api import FakeAnthropicAPI, error, reply, text, tool_use
 from tests.loop.conftest import FAST, MODEL, FakeClock, FakeSandbox, RecordingHooks, Runner, make_spec

@@ -65,7 +65,8 @@ def test_tools_and_beta_per_group(group: str, api: FakeAnthropicAPI, run: Runner
     computer, bash, editor, editor_name, beta = EXPECTED[group]
     api.enqueue(reply(text("done")))
     sandbox = FakeSandbox(api_size=(1280, 800))
-    assert run(tools=group, sandbox=sandbox).state == "succeeded"
+    model = "claude-opus-4-8" if beta is None else "claude-sonnet-4-6"  # §10.1: who takes the toolset
+    assert run(tools=group, sandbox=sandbox, model=model).state == "succeeded"
     request = api.requests[0]
     tools = request.body["tools"]
     assert tools[1:] == [{"type": bash, "name": "bash"}, {"type": editor, "name": editor_name}]

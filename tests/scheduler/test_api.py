@@ -136,3 +136,10 @@ def test_python_dash_m_scheduler_api_serves_from_the_environment(settings: Setti
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_retired_model_answers_400_and_a_deprecated_one_a_warning(api: Any) -> None:
+    status, body = api()("POST", "/runs", "name: q\nprompt: hi\nmodel: claude-sonnet-4-5\n")
+    assert status == 400 and "use 'claude-sonnet-5-5'" in body["problems"][0]["message"]
+    status, body = api()("POST", "/runs", "name: q\nprompt: hi\nmodel: claude-opus-4-5\n")
+    assert status == 201 and "retires on 2027-01-22" in body["warnings"][0]["message"]

@@ -35,7 +35,7 @@ def test_the_contract_example_loads_as_written(checks: Checks) -> None:
         "computer",
     ]
     assert hello.spec.budgets.max_steps == 10 and hello.inputs == {}
-    assert release.spec.model == "claude-sonnet-4-5"
+    assert release.spec.model == "claude-sonnet-5-5"
     assert release.spec.output_schema is not None and release.spec.output_schema["required"] == [
         "title",
         "date",
@@ -97,9 +97,9 @@ def test_an_unknown_model_lists_the_known_prefixes(checks: Checks, tmp_path: Pat
 
 def test_a_dated_model_id_matches_its_prefix(checks: Checks, tmp_path: Path) -> None:
     (task,) = load_file(
-        write(tmp_path / "t.yaml", "name: q\nprompt: hi\nmodel: claude-sonnet-4-5-20250929\n"), checks
+        write(tmp_path / "t.yaml", "name: q\nprompt: hi\nmodel: claude-opus-4-6-20260205\n"), checks
     )
-    assert task.spec.model == "claude-sonnet-4-5-20250929"
+    assert task.spec.model == "claude-opus-4-6-20260205"
 
 
 def test_a_model_from_settings_is_known(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from workers.agent.caching import (
     system_blocks,
     with_breakpoints,
 )
+from workers.agent.context import ContextOptions, context_plan
 from workers.agent.images import downscale_images
 from workers.agent.model_client import AnthropicClient
 from workers.agent.prompts import system_prompt
@@ -60,6 +61,7 @@ class LoopOptions:
     cache: CachePolicy = field(default_factory=CachePolicy)
     max_submit_nudges: int = 2
     editor_max_characters: int | None = None
+    context: ContextOptions = field(default_factory=ContextOptions)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> LoopOptions:
@@ -68,6 +70,7 @@ class LoopOptions:
             backoff=Backoff(max_attempts=settings.api_max_retries + 1),
             api_timeout_s=settings.api_timeout_s,
             editor_max_characters=settings.editor_max_characters,
+            context=ContextOptions.from_settings(settings),
         )
         return replace(options, **overrides)
 
@@ -118,6 +121,7 @@ class Session:
         self.spec, self.hooks, self.config, self.options = spec, hooks, config, options
         self.clock, self.log = clock, log
         self.group = tool_group(spec, config)
+        self.context = context_plan(config, spec, options.cache, options.context)
         contract = ResultContract(spec.output_schema) if spec.output_schema is not None else None
         api_size = sandbox.api_size
         self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters)
@@ -160,7 +164,8 @@ class Session:
             raise StopRun(RunState.BUDGET_EXHAUSTED, budget_exhausted(budget))
 
     def _step(self) -> RunResult | None:
-        prune_images(self.messages, self.options.cache)
+        if not self.context.append_only:  # binding models: never edit an earlier turn
+            prune_images(self.messages, self.context.cache)
         body, model_ms = self.requester.send(self.steps + 1, self._request, self._repair_images)
         self.steps += 1
         self.hooks.on_response(self.steps, body, model_ms)
@@ -252,23 +257,28 @@ class Session:
         """Everything but the messages; built once, so tools and system stay byte-identical."""
         prompt = system_prompt(self.spec, group=self.group, api_size=api_size, today=self.clock.today())
         max_tokens = self.spec.max_tokens or self.config.max_tokens
-        extra, max_tokens = thinking_body(effective_thinking(self.spec, self.config), max_tokens)
+        thinking = effective_thinking(self.spec, self.config)
+        extra, max_tokens = thinking_body(thinking, max_tokens, drop_block=self.context.drop_block)
+        extra.update(self.context.body)
         request: dict[str, Any] = {
             "model": self.spec.model or self.options.default_model,
             "max_tokens": max_tokens,
-            "system": system_blocks(prompt, self.options.cache),
+            "system": system_blocks(prompt, self.context.cache),
             "tools": self.tools.definitions(),
         }
-        if self.tools.betas():
-            request["betas"] = self.tools.betas()
+        betas = [*self.tools.betas(), *self.context.betas]
+        if betas:
+            request["betas"] = betas
         if extra:
             request["extra_body"] = extra
         return request
 
     def _request(self) -> dict[str, Any]:
-        return {**self.static, "messages": with_breakpoints(self.messages, self.options.cache)}
+        return {**self.static, "messages": with_breakpoints(self.messages, self.context.cache)}
 
     def _repair_images(self) -> bool:
+        if self.context.append_only:  # pruning or shrinking would invalidate thinking blocks
+            return False
         pruned = drop_all_but_newest(self.messages)
         shrunk = downscale_images(self.messages)
         return bool(pruned or shrunk)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import anthropic
+from redis import Redis
 
-from core.models import ModelConfig, resolve_model
+from core.catalog import catalog_for
+from core.models import ModelConfig
 from core.settings import Settings
 
 Provider = Literal["anthropic", "bedrock", "vertex"]
@@ -43,10 +45,7 @@ def build_client(
     return anthropic.Anthropic(api_key=key, base_url=settings.anthropic_base_url, **common)
 
 
-def model_config_for(model: str, settings: Settings) -> ModelConfig:
-    """The model's config with the settings' overrides: ``model_configs`` entries, then
-    ``model_prices`` entries (price fields only) merged over the built-in table."""
-    extra: dict[str, dict[str, Any]] = {name: dict(values) for name, values in settings.model_configs.items()}
-    for name, prices in settings.model_prices.items():
-        extra[name] = {**extra.get(name, {}), **prices}
-    return resolve_model(model, extra)
+def model_config_for(model: str, settings: Settings, redis: Redis | None = None) -> ModelConfig:
+    """The model's catalog row: built-in, under the Models API's cached answer (when ``redis`` is
+    given and holds one), under the settings' ``model_configs`` and ``model_prices``."""
+    return catalog_for(settings, redis).resolve(model)

@@ -85,7 +85,10 @@ class TranscriptHook(Hooks):
         self._write(event)
 
     def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
-        fields = ("id", "model", "stop_reason", "stop_sequence", "usage", "content")
+        # context_management: what the server cleared; input_transformations: thinking blocks it
+        # dropped (drop_block); thinking summaries (display: summarized) ride in content.
+        fields = ("id", "model", "stop_reason", "stop_sequence", "usage", "content", "context_management",
+                  "input_transformations")  # fmt: skip
         event = {"event": "response", "step": step, "elapsed_ms": round(elapsed_ms, 1)}
         event.update({key: response.get(key) for key in fields if key in response})
         self._write(event)
