@@ -36,7 +36,7 @@ def test_a_claude_task_runs_through_the_fleet_and_returns_its_structured_result(
     assert (record.name, record.state) == ("release-date", "succeeded")
     assert record.result == {"title": "Quarterly Report", "date": "2026-11-01"}
     assert all(r.rejected is None for r in api.requests)
-    assert api.requests[0].body["model"] == "claude-sonnet-4-5"
+    assert api.requests[0].body["model"] == "claude-sonnet-5-5"  # the example batch's model
     headers = api.requests[0].headers
     assert (headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")) == API_KEY
     (listing,) = [b for b in api.requests[1].body["messages"][-1]["content"] if b["type"] == "tool_result"]
