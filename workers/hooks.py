@@ -66,6 +66,12 @@ class Hooks:
         """Checked before every step: a non-empty reason stops the run as ``cancelled``."""
         return None
 
+    def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
+        """Before keyboard input runs (computer ``type``, ``key``, ``hold_key``, any generation):
+        True runs it; anything else refuses it with the SDK's text; an exception refuses it as a
+        failed prompt (``StopRun`` ends the run, e.g. to wait for a human's approval)."""
+        return True
+
 
 class HookChain(Hooks):
     """Fans every call out to several hooks, in order; one hook's failure never stops the others
@@ -95,6 +101,11 @@ class HookChain(Hooks):
     def on_wait(self, reason: str, wait_s: float) -> None:
         for hook in self.hooks:
             _guarded(hook.on_wait, reason, wait_s)
+
+    def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
+        """Every hook must approve (the first refusal wins); a failing hook is not skipped but
+        raises, so the call fails closed."""
+        return all(hook.confirm(step, tool_use) is True for hook in self.hooks)
 
     def cancel_requested(self) -> str | None:
         """The first hook's reason; a hook that cannot tell (Redis away) is asked again next step."""

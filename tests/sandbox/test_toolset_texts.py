@@ -35,12 +35,17 @@ PURE_CALLS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+IDS = [f"{name}-{index}" for index, (name, _) in enumerate(PURE_CALLS)]
+
+
 def test_every_pure_member_is_covered() -> None:
     assert {name for name, _ in PURE_CALLS} == set(ACKNOWLEDGMENTS)
 
 
-@pytest.mark.parametrize(("member", "params"), PURE_CALLS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(PURE_CALLS)])
-def test_pure_members_answer_with_the_sdk_text(desk: Desk, events: EventLog, member: str, params: dict) -> None:
+@pytest.mark.parametrize(("member", "params"), PURE_CALLS, ids=IDS)
+def test_pure_members_answer_with_the_sdk_text(
+    desk: Desk, events: EventLog, member: str, params: dict
+) -> None:
     output = desk.ok(member, TOOLSET, **params)
     assert output.image is None
     assert output.text == sdk_text(member, params)

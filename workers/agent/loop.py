@@ -120,7 +120,8 @@ class Session:
         self.group = tool_group(spec, config)
         contract = ResultContract(spec.output_schema) if spec.output_schema is not None else None
         api_size = sandbox.api_size
-        self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters)
+        disabled = frozenset(spec.computer.disable)
+        self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters, disabled)
         self.runner = ToolRunner(self.tools, sandbox, hooks, clock)
         self.started = clock.monotonic()
         deadline = self.started + spec.budgets.max_wall_s
