@@ -70,7 +70,7 @@ class Requester:
         raw = messages.with_raw_response.create(**request, timeout=timeout)
         try:
             body = raw.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than JSON decodes
             message = "the API answered with a body that is not JSON"
             raise ModelAPIError(message, kind=INVALID_RESPONSE) from exc
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
