@@ -54,3 +54,9 @@ def schedule_last(schedule_name: str) -> str:
 def rate_window(kind: str, minute: int) -> str:
     """Counter with TTL: fleet-wide API usage of ``kind`` (requests/input/output) in one minute."""
     return f"{PREFIX}:rate:{kind}:{minute}"
+
+
+def rate_pause() -> str:
+    """Fleet-wide: until when (Redis clock, epoch seconds) no worker sends a request, because the
+    API's rate-limit headers said a limit is spent."""
+    return f"{PREFIX}:rate:pause"

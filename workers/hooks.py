@@ -51,6 +51,9 @@ class Hooks:
     def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
         """After each successful response (``response`` is the message as a dict)."""
 
+    def on_api_headers(self, headers: dict[str, str]) -> None:
+        """The headers of every Messages API response, errors included (rate-limit state)."""
+
     def on_tool_result(
         self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
     ) -> None:
@@ -87,6 +90,10 @@ class HookChain(Hooks):
     def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
         for hook in self.hooks:
             _guarded(hook.on_response, step, response, elapsed_ms)
+
+    def on_api_headers(self, headers: dict[str, str]) -> None:
+        for hook in self.hooks:
+            _guarded(hook.on_api_headers, headers)
 
     def on_tool_result(
         self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
