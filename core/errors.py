@@ -81,10 +81,22 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, anthropic.APIStatusError):
+        hint = should_retry_header(exc)
+        if hint is not None:  # the server's own verdict wins over the status, both ways
+            return hint
         return exc.status_code in RETRYABLE_HTTP_STATUSES or exc.status_code >= 500
     if isinstance(exc, ModelAPIError):
         return exc.status in RETRYABLE_HTTP_STATUSES or exc.kind == INVALID_RESPONSE
     return isinstance(exc, SandboxStartError | StoreError)
+
+
+def should_retry_header(exc: BaseException) -> bool | None:
+    """The response's ``x-should-retry`` (``true``/``false``), or None when it sent none."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("x-should-retry") if headers is not None else None
+    if not isinstance(value, str) or value.strip().lower() not in ("true", "false"):
+        return None
+    return value.strip().lower() == "true"
 
 
 _IMAGE_LIMIT_HINTS = ("image", "pixel")

@@ -59,3 +59,9 @@ def rate_window(kind: str, minute: int) -> str:
 def model_catalog() -> str:
     """String (JSON, with TTL): the Models API's rows as the workers last fetched them."""
     return f"{PREFIX}:models:catalog"
+
+
+def rate_pause() -> str:
+    """Fleet-wide: until when (Redis clock, epoch seconds) no worker sends a request, because the
+    API's rate-limit headers said a limit is spent."""
+    return f"{PREFIX}:rate:pause"

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.toolset import COMPUTER_MEMBERS
+
 _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
 _SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -63,11 +65,26 @@ class Thinking(_Strict):
         return self
 
 
+class ComputerOptions(_Strict):
+    """The computer tool's members (or a dated version's actions) this task switches off."""
+
+    disable: list[str] = Field(default_factory=list, description="e.g. [zoom]: ~410 input tokens a request")
+
+    @field_validator("disable")
+    @classmethod
+    def _members(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in COMPUTER_MEMBERS]
+        if unknown:
+            raise ValueError(f"unknown computer member {unknown[0]!r}; known: {', '.join(COMPUTER_MEMBERS)}")
+        return names
+
+
 class TaskSpec(_Strict):
     name: str = Field(min_length=1, max_length=200)
     agent: Literal["claude", "script"] = "claude"
     model: str | None = None
     tools: str | None = Field(None, description="tool group, e.g. computer_use_20250124")
+    computer: ComputerOptions = Field(default_factory=lambda: ComputerOptions.model_validate({}))
     display: str = "1024x768"
     prompt: str | None = None
     system_prompt_suffix: str = ""
@@ -91,8 +108,8 @@ class TaskSpec(_Strict):
         if not match:
             raise ValueError("display must look like 1024x768")
         width, height = int(match[1]), int(match[2])
-        if not (640 <= width <= 3840 and 480 <= height <= 2160):
-            raise ValueError("display must be between 640x480 and 3840x2160")
+        if not (640 <= width <= 4096 and 480 <= height <= 2160):
+            raise ValueError("display must be between 640x480 and 4096x2160")
         return display
 
     @field_validator("secrets")

@@ -173,6 +173,7 @@ class FakeAnthropicAPI:
             return _error_response(answer)
         recorded.response = self._message(recorded.body, answer)
         headers = {"content-type": "application/json", "request-id": f"req_{next(_ids):06d}"}
+        headers.update(answer.headers)  # rate-limit headers on a success
         return 200, headers, json.dumps(recorded.response).encode()
 
     def _refusal(self, recorded: Recorded) -> Reply | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.toolset import COMPUTER_MEMBERS
 from tests.fake_usage import image_size
 
 
 def validate(body: dict[str, Any]) -> str | None:
     """The first reason the real API would refuse this request, or None."""
-    checks = (_breakpoints, _nulls, _empty_text, _tool_pairs, _images)
+    checks = (_breakpoints, _nulls, _empty_text, _tool_pairs, _images, _toolset_configs)
     for check in checks:
         problem = check(body)
         if problem:
@@ -87,7 +88,8 @@ def _check_results(uses: dict[str, dict[str, Any]], results: list[dict[str, Any]
         inner: list[dict[str, Any]] = content if isinstance(content, list) else []
         if result.get("is_error") and any(b.get("type") != "text" for b in inner):
             return "tool_result blocks with is_error may only contain text"
-        if uses[result["tool_use_id"]].get("toolset_name") and result.get("toolset_name") != "computer":
+        family = uses[result["tool_use_id"]].get("toolset_name")
+        if family and result.get("toolset_name") != family:
             return "toolset tool_result blocks must echo toolset_name"
     return None
 
@@ -110,3 +112,16 @@ def _walk(node: Any) -> list[dict[str, Any]]:
     if isinstance(node, dict):
         return [node] + [b for v in node.values() for b in _walk(v)]
     return []
+
+
+def _toolset_configs(body: dict[str, Any]) -> str | None:
+    """A toolset entry's ``configs`` names members, each with a boolean ``enabled``."""
+    for tool in body.get("tools") or []:
+        if tool.get("type") != "computer_toolset_20260801" or "configs" not in tool:
+            continue
+        for name, config in tool["configs"].items():
+            if name not in COMPUTER_MEMBERS:
+                return f"tools.0.configs: unknown computer member {name!r}"
+            if not isinstance(config, dict) or not isinstance(config.get("enabled", True), bool):
+                return f"tools.0.configs.{name}: expected {{enabled: bool}}"
+    return None

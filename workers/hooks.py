@@ -51,6 +51,9 @@ class Hooks:
     def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
         """After each successful response (``response`` is the message as a dict)."""
 
+    def on_api_headers(self, headers: dict[str, str]) -> None:
+        """The headers of every Messages API response, errors included (rate-limit state)."""
+
     def on_tool_result(
         self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
     ) -> None:
@@ -65,6 +68,12 @@ class Hooks:
     def cancel_requested(self) -> str | None:
         """Checked before every step: a non-empty reason stops the run as ``cancelled``."""
         return None
+
+    def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
+        """Before keyboard input runs (computer ``type``, ``key``, ``hold_key``, any generation):
+        True runs it; anything else refuses it with the SDK's text; an exception refuses it as a
+        failed prompt (``StopRun`` ends the run, e.g. to wait for a human's approval)."""
+        return True
 
 
 class HookChain(Hooks):
@@ -82,6 +91,10 @@ class HookChain(Hooks):
         for hook in self.hooks:
             _guarded(hook.on_response, step, response, elapsed_ms)
 
+    def on_api_headers(self, headers: dict[str, str]) -> None:
+        for hook in self.hooks:
+            _guarded(hook.on_api_headers, headers)
+
     def on_tool_result(
         self, step: int, tool_use: dict[str, Any], output: ToolOutput, elapsed_ms: float
     ) -> None:
@@ -95,6 +108,11 @@ class HookChain(Hooks):
     def on_wait(self, reason: str, wait_s: float) -> None:
         for hook in self.hooks:
             _guarded(hook.on_wait, reason, wait_s)
+
+    def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
+        """Every hook must approve (the first refusal wins); a failing hook is not skipped but
+        raises, so the call fails closed."""
+        return all(hook.confirm(step, tool_use) is True for hook in self.hooks)
 
     def cancel_requested(self) -> str | None:
         """The first hook's reason; a hook that cannot tell (Redis away) is asked again next step."""

@@ -20,6 +20,7 @@ from core.records import RunRecord
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
 from workers.agent.model_client import model_config_for
+from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
 from workers.artifacts.attempt import RunArtifacts
@@ -147,6 +148,8 @@ class Attempt:
         for index, file in enumerate(self.spec.files):
             sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()
+        if self.spec.agent == "claude":
+            sandbox.use_image_tier(image_tier_for(self._model_config()))
         group = tool_group(self.spec, self._model_config())
         for number, command in enumerate(self.spec.setup, start=1):
             output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})

@@ -1,7 +1,8 @@
 """The computer tool: every generation (TOOLS.md §2), on the sandbox's X display.
 
 Dated versions answer UI actions with a screenshot taken once the screen settles; toolset members
-answer "OK" (only ``screenshot`` and ``zoom`` return images). The request's ``screenshot`` flag
+answer with the SDK's acknowledgment of the action (``Clicked.``, ``Pressed Return.``: texts.py;
+only ``screenshot`` and ``zoom`` return images). The request's ``screenshot`` flag
 overrides either rule. The X connection, capture and keyboard bindings live for the process.
 """
 
@@ -18,10 +19,12 @@ from Xlib.display import Display
 from sandbox_image.executor import desktop
 from sandbox_image.executor.capture import Capture, Encoder, Frame, scaled_screenshot, zoomed
 from sandbox_image.executor.keys import char_keysym, parse_chords
+from sandbox_image.executor.protocol import ImageTier
 from sandbox_image.executor.result import ToolError, ToolResult
 from sandbox_image.executor.scaling import Scaler
+from sandbox_image.executor.texts import ACKNOWLEDGMENTS, acknowledgment, bounded, cursor_text, shown
 from sandbox_image.executor.validate import Action, Parser
-from sandbox_image.executor.versions import IMAGE_ACTIONS, PASSIVE_ACTIONS, VERSIONS, Version
+from sandbox_image.executor.versions import IMAGE_ACTIONS, PASSIVE_ACTIONS, VERSIONS
 from sandbox_image.executor.xinput import BUTTONS, SCROLL_BUTTONS, XInput
 
 CLICK_BUTTONS = {
@@ -31,6 +34,11 @@ CLICK_BUTTONS = {
     "double_click": (BUTTONS["left"], 2),
     "triple_click": (BUTTONS["left"], 3),
 }
+
+
+def _fields(action: Action) -> dict[str, Any]:
+    """The input fields an acknowledgment names."""
+    return {"text": action.text, "duration": action.duration, "scroll_direction": action.direction}
 
 
 def _ms_since(start: float) -> float:
@@ -66,6 +74,11 @@ class ComputerTool:
                 self._capture = Capture(self.display_name, self.screen)
             return self._capture
 
+    def use_tier(self, tier: ImageTier) -> None:
+        """Size screenshots (and map coordinates) for the model's image tier from now on."""
+        if tier != self.scaler.tier:
+            self.scaler = Scaler(*self.screen, tier)
+
     def warm_up(self) -> None:
         """Connect to X and grab one frame ahead of the first call."""
         self.input.sync()
@@ -73,14 +86,21 @@ class ComputerTool:
 
     # --- the Tool protocol -----------------------------------------------------------------------
     def call(self, tool_type: str, tool_name: str, tool_input: Any, screenshot: bool | None) -> ToolResult:
+        """One call; every error text is bounded (texts.FIELD_MAX)."""
+        try:
+            return self._call(tool_type, tool_name, tool_input, screenshot)
+        except ToolError as exc:
+            raise ToolError(bounded(exc.message)) from exc
+
+    def _call(self, tool_type: str, tool_name: str, tool_input: Any, screenshot: bool | None) -> ToolResult:
         version = VERSIONS.get(tool_type)
         if version is None or (not version.toolset and tool_name != "computer"):
-            raise ToolError(f"Tool {tool_name} is invalid")
+            raise ToolError(f"Tool {shown(tool_name)} is invalid")
         action = Parser(version, self.scaler).parse(tool_name, tool_input)
         started = time.perf_counter()
         if action.name in IMAGE_ACTIONS:
             return self._image_result(action, started)
-        text = self._perform(action, version)
+        text = self._perform(action)
         timings = {"action": _ms_since(started)}
         frame = None
         if action.name not in PASSIVE_ACTIONS:
@@ -89,7 +109,9 @@ class ComputerTool:
             timings["settle"] = _ms_since(settle_start)
         if screenshot is None:
             screenshot = not version.toolset and action.name != "cursor_position"
-        text = text or ("OK" if version.toolset else "")
+        if version.toolset and action.name in ACKNOWLEDGMENTS:
+            text = acknowledgment(action.name, _fields(action))
+        text = text or ""
         if not screenshot:
             return ToolResult(text=text, timings_ms=timings)
         return self._with_image(text, frame or self.capture.grab(), timings)
@@ -118,9 +140,9 @@ class ComputerTool:
         return ToolResult(image=encoded.data, media_type=encoded.media_type, timings_ms=timings)
 
     # --- actions ---------------------------------------------------------------------------------
-    def _perform(self, action: Action, version: Version) -> str | None:
+    def _perform(self, action: Action) -> str | None:
         if action.name == "cursor_position":
-            return version.cursor_text(*self.scaler.to_api(*self.input.pointer()))
+            return cursor_text(*self.scaler.to_api(*self.input.pointer()))
         handler: Callable[[Action], str | None] = getattr(self, f"_do_{action.name}", self._do_click)
         try:
             return handler(action)

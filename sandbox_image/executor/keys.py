@@ -13,6 +13,7 @@ from functools import cache
 from Xlib import XK
 
 from sandbox_image.executor.result import ToolError
+from sandbox_image.executor.texts import echo
 
 for _group in ("latin2", "latin3", "latin4", "greek", "cyrillic", "technical", "publishing", "xf86", "xkb"):
     XK.load_keysym_group(_group)
@@ -90,7 +91,7 @@ def name_keysym(name: str) -> int:
     if found is None and folded.startswith("u+"):
         found = _unicode_name(name[2:])
     if found is None:
-        raise ToolError(f"Invalid key name: {name!r}")
+        raise ToolError(f"Invalid key name: {echo(name)}")
     return found
 
 
@@ -110,7 +111,7 @@ def split_chord(chord: str) -> list[str]:
     parts = (chord[:-2] if trailing_plus else chord).split("+")
     names = [p for p in parts if p]
     if len(names) != len(parts):
-        raise ToolError(f"Invalid key combination: {chord!r}")
+        raise ToolError(f"Invalid key combination: {echo(chord)}")
     return [*names, "+"] if trailing_plus else names
 
 
@@ -118,5 +119,5 @@ def parse_chords(text: str) -> list[list[int]]:
     """xdotool ``key`` text -> a list of chords, each a list of keysyms pressed together."""
     chords = [[name_keysym(n) for n in split_chord(c)] for c in text.split()]
     if not chords:
-        raise ToolError(f"Invalid key name: {text!r}")
+        raise ToolError(f"Invalid key name: {echo(text)}")
     return chords

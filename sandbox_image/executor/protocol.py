@@ -9,9 +9,10 @@ Request (JSON)::
     {"id": "7", "op": "call",
      "tool": {"type": "computer_20250124", "name": "computer"},     # the tool definition's type/name
      "input": {...},                                                   # exactly what the model sent
-     "screenshot": null}       # null: the tool version's own rule; true/false: force (toolset batches)
+     "screenshot": null,       # null: the tool version's own rule; true/false: force (toolset batches)
+     "image_tier": "standard"}  # optional: the model's image tier (ImageTier), as in hello
 
-    {"id": "1", "op": "hello"}                     -> screen/api sizes, versions
+    {"id": "1", "op": "hello", "image_tier": "high"}  -> screen/api sizes, versions (tier optional)
     {"id": "2", "op": "wait_ready", "timeout_s": 20}  -> waits for window manager and panel
     {"id": "3", "op": "put_file", "path": "/home/user/x", "mode": 420, "size": N}  + one binary frame
     {"id": "4", "op": "shutdown"}
@@ -48,6 +49,14 @@ class Op(StrEnum):
     WAIT_READY = "wait_ready"  # until the window manager and the panel are up
     PUT_FILE = "put_file"  # followed by one binary frame: the file's bytes
     SHUTDOWN = "shutdown"
+
+
+class ImageTier(StrEnum):
+    """The model's image limits, sent by the worker in ``hello`` (and each ``call``) as
+    ``image_tier``: screenshots are sized to fit them (scaling.py)."""
+
+    STANDARD = "standard"  # long edge <= 1568 px, ~1.15 megapixels
+    HIGH = "high"  # long edge <= 2576 px, ceil(w/28) * ceil(h/28) <= 4784 tiles
 
 
 class ProtocolError(Exception):

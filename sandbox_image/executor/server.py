@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from sandbox_image.executor import desktop, protocol
+from sandbox_image.executor.protocol import ImageTier
 from sandbox_image.executor.result import ConfigurableTool, Tool, ToolError, ToolResult
-from sandbox_image.executor.scaling import api_size_for
+from sandbox_image.executor.scaling import api_size_for, tier_of
 
-EXECUTOR_VERSION = "1"
+EXECUTOR_VERSION = "2"  # 2: image tiers, the SDK's toolset texts
 READY_QUIET_S = 0.3
 READY_SETTLE_CAP_S = 5.0
 # type prefix -> (module, class); imported lazily so the computer path never needs the others.
@@ -87,6 +88,7 @@ class Executor:
     def __init__(self) -> None:
         self.tools: dict[str, Tool] = {}
         self.screen = desktop.screen_size_from_env()
+        self.image_tier = ImageTier.STANDARD  # until the worker names the model's (hello or call)
         self._creating = threading.Lock()
 
     def tool_for(self, tool_type: str, tool_name: str) -> Tool:
@@ -117,6 +119,7 @@ class Executor:
         if screenshot is not None and not isinstance(screenshot, bool):
             raise ToolError("request.screenshot must be true, false or null")
         tool_impl = self.tool_for(tool_type, tool_name)
+        self._use_tier(request, tool_type, tool_impl)
         if tool_type.startswith("text_editor_"):  # definition params (max_characters) matter here
             editor = cast(ConfigurableTool, tool_impl)
             result = editor.call(tool_type, tool_name, request.get("input"), screenshot, definition=tool)
@@ -124,12 +127,21 @@ class Executor:
             result = tool_impl.call(tool_type, tool_name, request.get("input"), screenshot)
         return Reply.from_result(request.get("id"), result)
 
+    def _use_tier(self, request: dict[str, Any], tool_type: str, tool: Tool) -> None:
+        if "image_tier" in request:
+            self.image_tier = tier_of(request["image_tier"])
+        if tool_type.startswith("computer_"):
+            cast(Any, tool).use_tier(self.image_tier)
+
     def hello(self, request: dict[str, Any]) -> Reply:
+        if "image_tier" in request:
+            self.image_tier = tier_of(request["image_tier"])
         reply = Reply(request.get("id"), "hello")
         reply.message["data"] = {
             "executor_version": EXECUTOR_VERSION,
             "screen_size": list(self.screen),
-            "api_size": list(api_size_for(*self.screen)),
+            "api_size": list(api_size_for(*self.screen, self.image_tier)),
+            "image_tier": str(self.image_tier),
             "display": desktop.display_name(),
             "pid": os.getpid(),
             "tool_types": TOOL_TYPES,

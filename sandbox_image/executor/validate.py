@@ -14,6 +14,7 @@ from typing import Any
 
 from sandbox_image.executor.result import ToolError
 from sandbox_image.executor.scaling import Scaler
+from sandbox_image.executor.texts import echo, shown, unknown_member
 from sandbox_image.executor.versions import CLICKS, Version
 
 SCROLL_DIRECTIONS = ("up", "down", "left", "right")
@@ -54,10 +55,10 @@ def _non_negative_int(value: Any) -> int | None:
 
 def _api_point(value: Any) -> Point:
     if not isinstance(value, list | tuple) or len(value) != 2:
-        raise ToolError(f"{value} must be a tuple of length 2")
+        raise ToolError(f"{shown(value)} must be a tuple of length 2")
     x, y = (_non_negative_int(v) for v in value)
     if x is None or y is None:
-        raise ToolError(f"{value} must be a tuple of non-negative ints")
+        raise ToolError(f"{shown(value)} must be a tuple of non-negative ints")
     return x, y
 
 
@@ -67,7 +68,7 @@ def _point(value: Any, scaler: Scaler) -> Point:
 
 def _string(text: Any) -> str:
     if not isinstance(text, str):
-        raise ToolError(f"{text} must be a string")
+        raise ToolError(f"{shown(text)} must be a string")
     return text
 
 
@@ -106,12 +107,12 @@ class Parser:
 
     def parse(self, tool_name: str, tool_input: Any) -> Action:
         if not isinstance(tool_input, dict):
-            raise ToolError(f"Invalid tool input: {tool_input!r} is not an object")
+            raise ToolError(f"Invalid tool input: {echo(tool_input)} is not an object")
         action = tool_name if self.version.toolset else tool_input.get("action")
         if not isinstance(action, str) or action not in self.version.actions:
             if self.version.toolset:
-                raise ToolError(f"Tool {tool_name} is invalid")
-            raise ToolError(f"Invalid action: {action}")
+                raise ToolError(unknown_member(tool_name))
+            raise ToolError(f"Invalid action: {shown(action)}")
         handler = getattr(self, f"_parse_{action}", None) or self._parse_click
         result: Action = handler(action, tool_input)
         return result
@@ -123,10 +124,12 @@ class Parser:
         return Action(action, point=_point(coordinate, self.scaler))
 
     def _parse_left_click_drag(self, action: str, p: dict[str, Any]) -> Action:
-        if self.version.pointer_clicks:
+        if self.version.pointer_clicks:  # drags from the pointer, or from start_coordinate if given
             coordinate = _require(p, "coordinate", action)
             _reject(p, "text", action)
-            return Action(action, point=_point(coordinate, self.scaler))
+            start = p.get("start_coordinate")
+            begin = None if start is None else _point(start, self.scaler)
+            return Action(action, start=begin, point=_point(coordinate, self.scaler))
         start = _require(p, "start_coordinate", action)
         coordinate = _require(p, "coordinate", action)
         return Action(
@@ -157,12 +160,12 @@ class Parser:
     def _parse_scroll(self, action: str, p: dict[str, Any]) -> Action:
         direction, amount = p.get("scroll_direction"), p.get("scroll_amount")
         if not isinstance(direction, str) or direction not in SCROLL_DIRECTIONS:
-            raise ToolError(f"scroll_direction={direction!r} must be 'up', 'down', 'left', or 'right'")
+            raise ToolError(f"scroll_direction={echo(direction)} must be 'up', 'down', 'left', or 'right'")
         count = _non_negative_int(amount)
         if count is None or isinstance(amount, float):
-            raise ToolError(f"scroll_amount={amount!r} must be a non-negative int")
+            raise ToolError(f"scroll_amount={echo(amount)} must be a non-negative int")
         if count > MAX_SCROLL_AMOUNT:
-            raise ToolError(f"scroll_amount={amount!r} is too large (at most {MAX_SCROLL_AMOUNT}).")
+            raise ToolError(f"scroll_amount={echo(amount)} is too large (at most {MAX_SCROLL_AMOUNT}).")
         coordinate = p.get("coordinate")
         point = None if coordinate is None else _point(coordinate, self.scaler)
         return Action(action, point=point, direction=direction, amount=count, modifiers=_modifiers(p))
@@ -183,17 +186,17 @@ class Parser:
             return Action(action, text=text)
         count = _non_negative_int(repeat)
         if count is None or not 1 <= count <= MAX_REPEAT:
-            raise ToolError(f"repeat={repeat!r} must be an integer between 1 and {MAX_REPEAT}")
+            raise ToolError(f"repeat={echo(repeat)} must be an integer between 1 and {MAX_REPEAT}")
         return Action(action, text=text, repeat=count)
 
     def _duration(self, p: dict[str, Any]) -> float:
         duration = p.get("duration")
         if isinstance(duration, bool) or not isinstance(duration, int | float) or math.isnan(duration):
-            raise ToolError(f"duration={duration!r} must be a number")
+            raise ToolError(f"duration={echo(duration)} must be a number")
         if duration < 0:
-            raise ToolError(f"duration={duration!r} must be non-negative")
+            raise ToolError(f"duration={echo(duration)} must be non-negative")
         if duration > self.version.max_duration_s:
-            raise ToolError(f"duration={duration!r} is too long.")
+            raise ToolError(f"duration={echo(duration)} is too long.")
         return float(duration)
 
     def _parse_hold_key(self, action: str, p: dict[str, Any]) -> Action:
@@ -216,11 +219,11 @@ class Parser:
     def _parse_zoom(self, action: str, p: dict[str, Any]) -> Action:
         region = p.get("region")
         if not isinstance(region, list | tuple) or len(region) != 4:
-            raise ToolError(f"region={region!r} must be a tuple of 4 coordinates (x0, y0, x1, y1)")
+            raise ToolError(f"region={echo(region)} must be a tuple of 4 coordinates (x0, y0, x1, y1)")
         values = [_non_negative_int(v) for v in region]
         if any(v is None for v in values):
-            raise ToolError(f"region={region!r} must contain non-negative integers")
+            raise ToolError(f"region={echo(region)} must contain non-negative integers")
         x0, y0, x1, y1 = (int(v) for v in values)  # type: ignore[arg-type]
         if x1 <= x0 or y1 <= y0:
-            raise ToolError(f"region={region!r} must have x0 < x1 and y0 < y1")
+            raise ToolError(f"region={echo(region)} must have x0 < x1 and y0 < y1")
         return Action(action, region=self.scaler.box_to_screen((x0, y0, x1, y1)))

@@ -54,9 +54,6 @@ class Version:
         """Clicks, drags and scroll take modifier keys in ``text`` (all but the first generation)."""
         return not self.pointer_clicks
 
-    def cursor_text(self, x: int, y: int) -> str:
-        return f"X={x}, Y={y}" if self.toolset else f"X={x},Y={y}"
-
 
 VERSIONS: dict[str, Version] = {
     "computer_20241022": Version("computer_20241022", BASIC_ACTIONS, 100.0, pointer_clicks=True),

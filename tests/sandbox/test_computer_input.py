@@ -36,8 +36,7 @@ def test_mouse_move_puts_the_pointer_where_asked(desk: Desk, events: EventLog, v
     desk.ok("mouse_move", version, coordinate=[321, 234])
     last = events.since(mark, "motion")[-1]
     assert (last["x"], last["y"]) == (321, 234)
-    expected = "X=321, Y=234" if version == TOOLSET else "X=321,Y=234"
-    assert desk.pointer(version) == expected
+    assert desk.pointer(version) == "X=321,Y=234"  # the SDK's toolset writes it as the reference does
 
 
 @pytest.mark.parametrize(
@@ -192,7 +191,7 @@ def test_key_accepts_xdotool_syntax(desk: Desk, events: EventLog, text: str, exp
 def test_toolset_key_repeat(desk: Desk, events: EventLog) -> None:
     mark = events.mark()
     output = desk.ok("key", TOOLSET, text="BackSpace", repeat=5)
-    assert output.text == "OK" and output.image is None
+    assert output.text == "Pressed BackSpace." and output.image is None
     assert key_presses(events, mark, at_least=5) == [keysym("BackSpace")] * 5
 
 
@@ -216,7 +215,7 @@ def test_hold_key_holds_for_the_duration(desk: Desk, events: EventLog) -> None:
 
 def test_toolset_hold_key_chord(desk: Desk, events: EventLog) -> None:
     mark = events.mark()
-    assert desk.ok("hold_key", TOOLSET, text="ctrl+shift", duration=0.2).text == "OK"
+    assert desk.ok("hold_key", TOOLSET, text="ctrl+shift", duration=0.2).text == "Held ctrl+shift for 0.2s."
     keys = events.since(mark, "key_press", "key_release", at_least=4)
     assert [e["type"] for e in keys] == ["key_press", "key_press", "key_release", "key_release"]
 
@@ -238,6 +237,6 @@ def test_wait_returns_the_screen_after_the_wait(desk: Desk, events: EventLog) ->
     assert image_of(shot).getpixel((620, 320)) == (0, 255, 0)
 
 
-def test_toolset_wait_answers_ok_without_an_image(desk: Desk, events: EventLog) -> None:
+def test_toolset_wait_answers_its_text_without_an_image(desk: Desk, events: EventLog) -> None:
     output = desk.ok("wait", TOOLSET, duration=0.1)
-    assert (output.text, output.image) == ("OK", None)
+    assert (output.text, output.image) == ("Waited 0.1s.", None)

@@ -60,15 +60,15 @@ def test_dated_versions_answer_ui_actions_with_a_screenshot(desk: Desk, version:
     assert desk.ok("cursor_position", version).image is None
 
 
-def test_toolset_answers_ok_and_images_only_for_screenshot_and_zoom(desk: Desk) -> None:
+def test_toolset_answers_text_and_images_only_for_screenshot_and_zoom(desk: Desk) -> None:
     moved = desk.ok("mouse_move", TOOLSET, coordinate=[10, 10])
-    assert (moved.text, moved.image) == ("OK", None)
+    assert (moved.text, moved.image) == ("Moved the mouse.", None)
     assert image_of(desk.ok("screenshot", TOOLSET)).size == (1024, 768)
 
 
 def test_the_screenshot_flag_overrides_the_version_rule(desk: Desk) -> None:
     forced = desk.computer("mouse_move", TOOLSET, screenshot=True, coordinate=[20, 20])
-    assert forced.text == "OK" and image_of(forced).size == (1024, 768)
+    assert forced.text == "Moved the mouse." and image_of(forced).size == (1024, 768)
     skipped = desk.computer("mouse_move", "computer_20250124", screenshot=False, coordinate=[30, 30])
     assert not skipped.is_error and skipped.image is None
     located = desk.computer("cursor_position", screenshot=True)
@@ -105,7 +105,7 @@ def test_api_coordinates_are_scaled_to_the_screen_and_back(big: Desk) -> None:
     (press,) = events.since(mark, "press")
     assert (press["x"], press["y"]) == (960, 540)
     assert big.pointer() == "X=683,Y=384"
-    assert big.pointer(TOOLSET) == "X=683, Y=384"
+    assert big.pointer(TOOLSET) == "X=683,Y=384"
 
 
 def test_bounds_are_checked_in_api_space(big: Desk) -> None:

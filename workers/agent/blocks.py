@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from workers.agent.toolspec import TOOLSET_NAME
 from workers.toolio import ToolOutput
 
 EMPTY_RESULT_TEXT = "OK"
@@ -40,7 +39,7 @@ def final_text(content: list[dict[str, Any]]) -> str:
 
 def tool_result(tool_use: dict[str, Any], output: ToolOutput) -> dict[str, Any]:
     """The ``tool_result`` answering ``tool_use``. Error results carry text only (the API rejects
-    images in ``is_error`` results); toolset members echo ``toolset_name``."""
+    images in ``is_error`` results); toolset members echo their ``toolset_name``."""
     if output.is_error:
         return error_result(tool_use, output.text)
     content: list[dict[str, Any]] = []
@@ -62,8 +61,8 @@ def _result(tool_use: dict[str, Any], content: list[dict[str, Any]], *, is_error
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use.get("id", ""), "content": content}
     if is_error:
         block["is_error"] = True
-    if tool_use.get("toolset_name") == TOOLSET_NAME:
-        block["toolset_name"] = TOOLSET_NAME
+    if isinstance(tool_use.get("toolset_name"), str):  # every family's member result echoes it
+        block["toolset_name"] = tool_use["toolset_name"]
     return block
 
 

@@ -31,6 +31,7 @@ from workers.agent.context import ContextOptions, context_plan
 from workers.agent.images import downscale_images
 from workers.agent.model_client import AnthropicClient
 from workers.agent.prompts import system_prompt
+from workers.agent.refusal import encodable, refusal
 from workers.agent.requester import Requester
 from workers.agent.retry import Backoff
 from workers.agent.structured import ResultContract
@@ -124,7 +125,8 @@ class Session:
         self.context = context_plan(config, spec, options.cache, options.context)
         contract = ResultContract(spec.output_schema) if spec.output_schema is not None else None
         api_size = sandbox.api_size
-        self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters)
+        disabled = frozenset(spec.computer.disable)
+        self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters, disabled)
         self.runner = ToolRunner(self.tools, sandbox, hooks, clock)
         self.started = clock.monotonic()
         deadline = self.started + spec.budgets.max_wall_s
@@ -133,6 +135,7 @@ class Session:
         self.accounts = Accounts(config)
         self.steps = 0
         self.nudges = 0
+        self.stop_details: Any = None
         self.messages: list[dict[str, Any]] = [user_text(spec.prompt)]
         self.static = self._static_request(api_size)
 
@@ -172,6 +175,7 @@ class Session:
         step_usage = self.accounts.add(body.get("usage"))
         content = response_to_params(body["content"])
         stop_reason = body.get("stop_reason")
+        self.stop_details = body.get("stop_details")
         turn, result = self._handle(stop_reason, content)
         summary = self._summary(stop_reason, step_usage, turn, model_ms)
         self.hooks.on_step_end(summary)
@@ -203,8 +207,8 @@ class Session:
             self._append_assistant(content)
             return Turn(), None
         if stop_reason == "refusal":
-            error = "the model refused to continue the task"
-            return Turn(), self._ended(RunState.FAILED, StopReason.REFUSAL, error=error)
+            error, details = refusal(self.stop_details)
+            return Turn(), self._ended(RunState.FAILED, StopReason.REFUSAL, result=details, error=error)
         if stop_reason == "model_context_window_exceeded":
             error = "the conversation no longer fits the model's context window"
             return Turn(), self._ended(RunState.FAILED, StopReason.CONTEXT_WINDOW_EXCEEDED, error=error)
@@ -240,16 +244,23 @@ class Session:
         if not content:
             error = "the response hit max_tokens before producing any content; raise max_tokens"
             return Turn(), self._ended(RunState.FAILED, StopReason.MAX_TOKENS, error=error)
-        last = content[-1]
-        if last.get("type") == "tool_use":
-            return self._tool_turn(content, cut_off_id=last.get("id"))
+        if tool_uses(content):  # every complete call runs; a half-written last one is answered
+            return self._cut_tool_turn(content)
         self._append_assistant(content)
         self.messages.append(user_text(CONTINUE_NUDGE))
         return Turn(), None
 
+    def _cut_tool_turn(self, content: list[dict[str, Any]]) -> tuple[Turn, RunResult | None]:
+        last = content[-1]
+        cut_off_id = last.get("id") if last.get("type") == "tool_use" else None
+        turn, result = self._tool_turn(content, cut_off_id=cut_off_id)
+        if result is None and cut_off_id is None:
+            self.messages[-1]["content"].append({"type": "text", "text": CONTINUE_NUDGE})
+        return turn, result
+
     def _append_assistant(self, content: list[dict[str, Any]]) -> None:
         if content:
-            self.messages.append({"role": "assistant", "content": content})
+            self.messages.append({"role": "assistant", "content": encodable(content)})
 
     # --- requests ---------------------------------------------------------------------------------
 

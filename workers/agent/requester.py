@@ -56,6 +56,7 @@ class Requester:
             try:
                 return self._create(request), (self.clock.monotonic() - began) * 1000
             except Exception as exc:  # every failure is classified below, none escapes unclassified
+                self._report_headers(getattr(exc, "response", None))
                 if is_image_rejection(exc) and not repaired:
                     repaired = True
                     if repair():
@@ -68,14 +69,20 @@ class Requester:
         messages = self.client.beta.messages if "betas" in request else self.client.messages
         timeout = max(MIN_TIMEOUT_S, min(self.timeout_s, self.deadline - self.clock.monotonic()))
         raw = messages.with_raw_response.create(**request, timeout=timeout)
+        self._report_headers(raw)
         try:
             body = raw.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than JSON decodes
             message = "the API answered with a body that is not JSON"
             raise ModelAPIError(message, kind=INVALID_RESPONSE) from exc
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
             raise ModelAPIError("the API answered without a content list", kind=INVALID_RESPONSE)
         return body
+
+    def _report_headers(self, response: Any) -> None:
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            self.hooks.on_api_headers({k.lower(): v for k, v in headers.items()})
 
     def _wait_or_stop(self, retry: int, exc: Exception) -> None:
         message = describe(exc)

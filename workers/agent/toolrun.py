@@ -3,7 +3,9 @@ of them, with matching ids, in one list of ``tool_result`` blocks.
 
 Toolset batches (``computer_toolset_20260801``): members run in order with no screenshot except
 after the last member; the first failing member halts the batch and every later member is
-answered with ``NOT_EXECUTED``. bash and editor calls in the same turn run normally.
+answered with ``NOT_EXECUTED``. bash and editor calls in the same turn run normally. Before a
+computer call reaches the sandbox, toolgate.py refuses what the task switched off, what the
+``confirm`` hook declines, and malformed calls, in the SDK's words.
 """
 
 from __future__ import annotations
@@ -11,8 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox_image.executor.texts import shown
 from workers.agent.blocks import tool_result
 from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, infeasible_reason
+from workers.agent.toolgate import (
+    MAX_INPUT_DEPTH,
+    TOO_DEEP,
+    TOOLSET_NAME,
+    ask_confirm,
+    computer_action,
+    depth,
+    disabled,
+    malformed_call,
+    toolset_not_found,
+)
 from workers.agent.toolspec import ToolSpec, is_toolset_member
 from workers.clock import Clock
 from workers.hooks import Hooks
@@ -49,11 +63,12 @@ class ToolRunner:
         self.sandbox = sandbox
         self.hooks = hooks
         self.clock = clock
+        self.step = 0
 
     def run_turn(self, step: int, blocks: list[dict[str, Any]], *, cut_off_id: str | None = None) -> Turn:
         """Answer every block; ``cut_off_id`` names a half-written call that must not run.
         Sandbox infrastructure errors (``core.errors.SandboxError``) propagate to the loop."""
-        turn = Turn()
+        turn, self.step = Turn(), step
         last_member = _last_member_id([b for b in blocks if b.get("id") != cut_off_id])
         halted = False
         for block in blocks:
@@ -62,7 +77,7 @@ class ToolRunner:
                 self.hooks.on_tool_result(step, block, output, 0.0)
             else:
                 output = self._call(step, block, turn, screenshot_last=block.get("id") == last_member)
-                halted = halted or (output.is_error and is_toolset_member(block))
+                halted = halted or (output.is_error and self._halts(block))
             if turn.finished:
                 break
             turn.results.append(tool_result(block, output))
@@ -77,17 +92,41 @@ class ToolRunner:
         self.hooks.on_tool_result(step, block, output, elapsed_ms)
         return output
 
+    def _halts(self, block: dict[str, Any]) -> bool:
+        """A failed toolset member, or a ``computer`` call that lacks its ``toolset_name``."""
+        return is_toolset_member(block) or (self.spec.group.is_toolset and block.get("name") == TOOLSET_NAME)
+
     def _dispatch(self, block: dict[str, Any], turn: Turn, screenshot_last: bool) -> ToolOutput:
         name, tool_input = block.get("name"), block.get("input")
         if self.spec.contract is not None and name in (SUBMIT_RESULT, DECLARE_INFEASIBLE):
             return self._structured(name, tool_input, turn)
         tool = self.spec.route(block)
         if tool is None:
-            return ToolOutput.error(f"Tool {name} is invalid")
+            return ToolOutput.error(self._unrouted(block))
         if not isinstance(tool_input, dict):
             return ToolOutput.error(NOT_AN_OBJECT)
+        refusal = self._refusal(block, tool_input)
+        if refusal is not None:
+            return refusal
         screenshot = screenshot_last if is_toolset_member(block) else None
         return self.sandbox.call(tool, tool_input, screenshot=screenshot)
+
+    def _unrouted(self, block: dict[str, Any]) -> str:
+        if block.get("toolset_name") is not None:
+            return toolset_not_found(block)
+        if self.spec.group.is_toolset and block.get("name") == TOOLSET_NAME:
+            return malformed_call(block)
+        return f"Tool {shown(block.get('name'))} is invalid"
+
+    def _refusal(self, block: dict[str, Any], tool_input: dict[str, Any]) -> ToolOutput | None:
+        if depth(tool_input) > MAX_INPUT_DEPTH:
+            return ToolOutput.error(TOO_DEEP)
+        action = computer_action(block)
+        if action is None:
+            return None
+        if action in self.spec.disabled:
+            return ToolOutput.error(disabled(action))
+        return ask_confirm(self.hooks, self.step, block, action)
 
     def _structured(self, name: str, tool_input: Any, turn: Turn) -> ToolOutput:
         assert self.spec.contract is not None

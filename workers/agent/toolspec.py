@@ -29,6 +29,7 @@ class ToolSpec:
     api_size: tuple[int, int]
     contract: ResultContract | None = None
     editor_max_characters: int | None = None
+    disabled: frozenset[str] = frozenset()  # computer members/actions the task switched off
 
     def definitions(self) -> list[dict[str, Any]]:
         """The ``tools`` list: computer (or the toolset entry), bash, editor, then client tools."""
@@ -42,7 +43,7 @@ class ToolSpec:
 
     def _computer(self) -> dict[str, Any]:
         if self.group.is_toolset:
-            return {"type": TOOLSET_TYPE}
+            return self._toolset()
         width, height = self.api_size
         tool: dict[str, Any] = {
             "type": self.group.computer,
@@ -50,9 +51,16 @@ class ToolSpec:
             "display_width_px": width,
             "display_height_px": height,
         }
-        if self.group.computer == ZOOM_COMPUTER:
+        if self.group.computer == ZOOM_COMPUTER and "zoom" not in self.disabled:
             tool["enable_zoom"] = True
         return tool
+
+    def _toolset(self) -> dict[str, Any]:
+        """The toolset entry; members the task switched off go in ``configs`` (the SDK's way)."""
+        entry: dict[str, Any] = {"type": TOOLSET_TYPE}
+        if self.disabled:
+            entry["configs"] = {name: {"enabled": False} for name in sorted(self.disabled)}
+        return entry
 
     def _editor(self) -> dict[str, Any]:
         """The editor definition; the same dict goes to the sandbox, so the executor honours
@@ -67,6 +75,8 @@ class ToolSpec:
         name = block.get("name")
         if is_toolset_member(block):
             return {"type": TOOLSET_TYPE, "name": name} if self.group.is_toolset else None
+        if block.get("toolset_name") is not None:  # a member of a family this run does not serve
+            return None
         if name == "computer" and not self.group.is_toolset:
             return {"type": self.group.computer, "name": "computer"}
         if name == "bash":

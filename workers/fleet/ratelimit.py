@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from core import keys
+from workers.fleet.ratelimit_headers import pause_s
 from workers.hooks import Hooks
 
 _RESERVE = """
@@ -67,7 +68,25 @@ class RateLimiter:
         booked = self.client.eval(_RESERVE, 3, *self._keys(minute), *args, input_tokens)
         return 0.0 if booked else left_s + random.uniform(0, 0.5)
 
+    def now(self) -> float:
+        seconds, micros = self.client.time()
+        return seconds + micros / 1e6
+
+    def pause(self, wait_s: float) -> None:
+        """Hold every worker's requests for ``wait_s`` (a later pause already set is kept)."""
+        until = self.now() + wait_s
+        current = self.client.get(keys.rate_pause())
+        if current is None or float(current) < until:
+            self.client.set(keys.rate_pause(), f"{until:.3f}", px=max(1, int(wait_s * 1000)))
+
+    def paused_for(self) -> float:
+        until = self.client.get(keys.rate_pause())
+        return 0.0 if until is None else max(0.0, float(until) - self.now())
+
     def acquire(self, input_tokens: int, on_wait: Callable[[float], None]) -> None:
+        while (paused_s := self.paused_for()) > 0:
+            on_wait(paused_s)
+            self.sleep(paused_s)
         if self.limits.unlimited:
             return
         while (wait_s := self.try_reserve(input_tokens)) > 0:
@@ -97,6 +116,11 @@ class RateLimitHook(Hooks):
 
     def on_request(self, step: int, request: dict[str, Any]) -> None:
         self.limiter.acquire(self.estimate, lambda s: self.report.on_wait("rate limit", s))
+
+    def on_api_headers(self, headers: dict[str, str]) -> None:
+        wait_s = pause_s(headers, self.limiter.now())
+        if wait_s > 0:
+            self.limiter.pause(wait_s)
 
     def on_response(self, step: int, response: dict[str, Any], elapsed_ms: float) -> None:
         usage = response.get("usage") or {}

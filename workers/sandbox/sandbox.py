@@ -43,6 +43,7 @@ class Sandbox:
         self.settings = settings
         self.channel = Channel(socket_dir / protocol.SOCKET_NAME)
         self.info: dict[str, Any] = {}
+        self.image_tier: str | None = None  # the model's image tier, once the worker names it
         self._stopped = False
         self._removed = False
 
@@ -64,6 +65,8 @@ class Sandbox:
             "input": tool_input,
             "screenshot": screenshot,
         }
+        if self.image_tier is not None:
+            message["image_tier"] = self.image_tier
         reply, image = self._request(message, _call_timeout(self.settings, tool_input))
         media_type = (reply.get("image") or {}).get("media_type") if image is not None else None
         return ToolOutput(
@@ -84,9 +87,19 @@ class Sandbox:
     def hello(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Screen and API sizes, supported tool types, executor version (cached in ``info``)."""
         timeout = self.settings.tool_timeout_s if timeout_s is None else timeout_s
-        reply, _ = self._request({"op": Op.HELLO}, timeout)
+        message: dict[str, Any] = {"op": Op.HELLO}
+        if self.image_tier is not None:
+            message["image_tier"] = self.image_tier
+        reply, _ = self._request(message, timeout)
         self.info = dict(reply.get("data") or {})
         return self.info
+
+    def use_image_tier(self, tier: str) -> tuple[int, int]:
+        """Size screenshots for the model's image tier (protocol.ImageTier) from now on; the new
+        API size."""
+        self.image_tier = str(tier)
+        self.hello()
+        return self.api_size
 
     def wait_ready(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Wait for the window manager and the panel; SandboxStartError if they never come up."""
