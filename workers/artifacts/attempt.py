@@ -20,10 +20,11 @@ import hashlib
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
-from workers.artifacts.store import ArtifactStore
+from workers.artifacts.store import ArtifactStore, check_key
 
 MANIFEST = "manifest.json"
 RESULT = "result.json"
@@ -68,6 +69,16 @@ class RunArtifacts:
     def put(self, name: str, data: bytes, content_type: str) -> None:
         with self._lock:
             self._write(name, data, content_type)
+            if self.live_manifest:
+                self._write_manifest(complete=False)
+
+    def put_file(self, name: str, path: Path, content_type: str, *, size: int, sha256: str) -> None:
+        """Store a file streamed from disk (an output); ``size`` and ``sha256`` were computed while
+        it was copied, so the file is read once more only by the upload itself."""
+        with self._lock:
+            self.store.put_file(self.prefix + check_key(name), path, content_type)
+            self._objects[name] = {"key": self.prefix + name, "size": size, "sha256": sha256,
+                                   "content_type": content_type}
             if self.live_manifest:
                 self._write_manifest(complete=False)
 
