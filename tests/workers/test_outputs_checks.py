@@ -26,7 +26,8 @@ MAKE_FILES = (
 
 
 def task(steps: list[str], **fields: Any) -> TaskSpec:
-    spec = {"name": "deliver", "agent": "script", "steps": [{"name": "bash", "input": {"command": c}} for c in steps]}
+    calls = [{"name": "bash", "input": {"command": c}} for c in steps]
+    spec = {"name": "deliver", "agent": "script", "steps": calls}
     return TaskSpec.model_validate({**spec, **fields})
 
 
@@ -35,7 +36,7 @@ def manifest_of(rt: Runtime, run_id: str) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry for entry in manifest["objects"]}
 
 
-def test_outputs_are_copied_with_their_paths_hashes_and_sizes_and_checks_give_the_verdict(rt: Runtime) -> None:
+def test_outputs_are_copied_with_paths_hashes_and_sizes_and_checks_give_the_verdict(rt: Runtime) -> None:
     spec = task([MAKE_FILES], outputs=["/home/user/out", "/tmp/*.bin", "/nowhere/*.pdf"],
                 checks=[{"name": "has-a", "run": "test -s /home/user/out/a.txt"},
                         {"name": "says-no", "run": "echo looking; echo missing >&2; exit 3"}])
