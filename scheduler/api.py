@@ -1,7 +1,8 @@
 """A small HTTP enqueue API (stdlib ``ThreadingHTTPServer``: a handful of JSON routes need no
 framework, and the scheduler stays free of extra dependencies).
 
-    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids": [...]}
+    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids": [...], "batch_id": ...}
+    GET  /batches/<id>                                          -> 200 {"batch_id", "runs": [...]}
     GET  /runs?state=S&limit=N                                  -> 200 {"runs": [...]}
     GET  /runs/<id>                                             -> 200 the run record
     POST /runs/<id>/cancel                                      -> 200 {"outcome": ...}
@@ -31,13 +32,14 @@ from core.errors import EnqueueError, RunNotFound
 from core.records import Records
 from core.settings import Settings
 from core.states import run_state
-from scheduler.enqueue import enqueue
+from scheduler.enqueue import Batch, enqueue_batch
 from scheduler.taskfile import Checks, load_text
 from scheduler.yamlfile import InvalidFile
 
 log = structlog.get_logger("nightshift.api")
 Route = Callable[[str], tuple[HTTPStatus, dict[str, Any]]]
 _RUN = re.compile(r"^/runs/([A-Za-z0-9_.-]+)$")
+_BATCH = re.compile(r"^/batches/([A-Za-z0-9_.-]+)$")
 _CANCEL = re.compile(r"^/runs/([A-Za-z0-9_.-]+)/cancel$")
 
 
@@ -76,6 +78,11 @@ class Handler(BaseHTTPRequestHandler):
     def _get(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
         if match := _RUN.match(path):
             return HTTPStatus.OK, self.server.records.get(match[1]).as_dict()
+        if match := _BATCH.match(path):
+            runs = self.server.records.batch(match[1])
+            if not runs:
+                raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no batch with id {match[1]}"})
+            return HTTPStatus.OK, {"batch_id": match[1], "runs": [r.as_dict() for r in runs]}
         if path == "/runs":
             query = parse_qs(urlsplit(self.path).query)
             states = [run_state(s) for s in query.get("state", [])]  # an unknown one: 400
@@ -86,16 +93,17 @@ class Handler(BaseHTTPRequestHandler):
 
     def _post(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
         if path == "/runs":
-            return HTTPStatus.CREATED, {"run_ids": self._enqueue(self._body())}
+            batch = self._enqueue(self._body())
+            return HTTPStatus.CREATED, {"run_ids": batch.run_ids, "batch_id": batch.batch_id}
         if match := _CANCEL.match(path):
             return HTTPStatus.OK, {"outcome": self.server.records.cancel(match[1])}
         raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"})
 
-    def _enqueue(self, text: str) -> list[str]:
+    def _enqueue(self, text: str) -> Batch:
         settings = self.server.settings
         checks = Checks(settings, check_secrets=settings.check_secrets, allow_files=False)
         tasks = load_text(text, "request body", None, checks)
-        return enqueue(tasks, self.server.redis, self.server.celery, settings, source="api")
+        return enqueue_batch(tasks, self.server.redis, self.server.celery, settings, source="api")
 
     def _body(self) -> str:
         size = int(self.headers.get("Content-Length") or 0)

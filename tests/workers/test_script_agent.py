@@ -78,7 +78,8 @@ SCHEMA = {"type": "object", "required": ["title"], "properties": {"title": {"typ
 
 
 def test_a_scripted_submit_result_ends_the_run_with_the_validated_answer_like_a_model() -> None:
-    task = structured(("submit_result", {"title": "Q3"}), ("bash", {"command": "never"}), output_schema=SCHEMA)
+    steps = (("submit_result", {"title": "Q3"}), ("bash", {"command": "never"}))
+    task = structured(*steps, output_schema=SCHEMA)
     sandbox = Recorder()
     result = run_script(task, sandbox, Hooks())
     assert (result.state, result.stop_reason, result.result, result.steps) == (
@@ -87,7 +88,8 @@ def test_a_scripted_submit_result_ends_the_run_with_the_validated_answer_like_a_
 
 
 def test_a_scripted_submission_that_breaks_the_schema_fails_the_run() -> None:
-    result = run_script(structured(("submit_result", {"title": 3}), output_schema=SCHEMA), Recorder(), Hooks())
+    task = structured(("submit_result", {"title": 3}), output_schema=SCHEMA)
+    result = run_script(task, Recorder(), Hooks())
     assert result.state == "failed"
     assert "does not match the required schema at title" in (result.error or "")
 
