@@ -50,6 +50,7 @@ class RunRecord:
     cost_usd: float | None = None
     artifact_prefix: str | None = None
     artifact_url: str | None = None
+    report_url: str | None = None  # the attempt's report.html
     container_id: str | None = None
     worker: str | None = None
     steps: int = 0

@@ -23,7 +23,9 @@ from workers.after import AfterAgent, after_agent, not_run
 from workers.agent.model_client import model_config_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
-from workers.artifacts.attempt import RunArtifacts
+from workers.artifacts.attempt import REPORT, RunArtifacts
+from workers.artifacts.index import write_index
+from workers.artifacts.report import render
 from workers.artifacts.transcript import TranscriptHook
 from workers.fleet.cancel import CancelWatcher
 from workers.fleet.lease import Lease, hold_for_retry
@@ -208,12 +210,23 @@ class Attempt:
         summary = outcome.to_dict() | after.result_fields() | {
             "run_id": self.run_id, "attempt": self.attempt, "batch_id": self.batch_id,
             "wall_s": round(time.monotonic() - self.started, 3)}
-        self.artifacts.finalize(summary)
-        fields = _record_fields(outcome) | after.record_fields()
+        self.artifacts.finalize(summary, report=lambda read: render(read, self.run_id))
+        fields = _record_fields(outcome) | after.record_fields() | {"report_url": self.artifacts.url(REPORT)}
         self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
+        self._index()
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd, verdict=after.verdict)
         return outcome
+
+
+    def _index(self) -> None:
+        """Re-render the batch's index.html now that this run has ended (never fatal)."""
+        if self.batch_id is None:
+            return
+        try:
+            write_index(self.rt.redis, self.rt.store, self.batch_id)
+        except Exception as exc:
+            self.log.warning("batch index not written", batch_id=self.batch_id, error=str(exc))
 
 
 def _record_fields(outcome: RunResult) -> dict[str, Any]:
