@@ -30,9 +30,9 @@ pre{white-space:pre-wrap;background:#f6f6f6;padding:.4em;margin:.2em 0;max-heigh
 .step{border:1px solid #ddd;border-radius:6px;padding:.6em;margin:.8em 0}
 .meta{color:#666;font-size:.9em}.err{color:#b00}.ok{color:#070}
 .frame{position:relative;display:inline-block;line-height:0}
-.frame img{width:320px;border:1px solid #999;cursor:zoom-in}
+.frame img{width:320px;outline:1px solid #999;cursor:zoom-in}
 .zoom{display:none}.zoom:checked+.frame img{width:auto;max-width:100%;cursor:zoom-out}
-.marker{position:absolute;width:16px;height:16px;margin:-9px 0 0 -9px;border:2px solid #e00;
+.marker{position:absolute;box-sizing:border-box;width:18px;height:18px;margin:-9px 0 0 -9px;border:2px solid #e00;
 border-radius:50%;background:rgba(255,0,0,.25);pointer-events:none}
 .marker.start{border-color:#06c;background:rgba(0,100,255,.25)}
 .marker.scroll{border-radius:2px}
