@@ -80,7 +80,8 @@ def test_the_report_and_batch_index_render_in_chromium(rt: Runtime, browser: Bro
     dx, dy, x = click_offset(browser)
     assert x == CLICK[0] and abs(dx) <= 2 and abs(dy) <= 2
     assert browser.eval("document.querySelectorAll('#checks tr.check').length") == 2
-    assert browser.eval("document.querySelector('#outputs a').getAttribute('href')") == "outputs/tmp/total.txt"
+    link = browser.eval("document.querySelector('#outputs a').getAttribute('href')")
+    assert link == "outputs/tmp/total.txt"
     browser.open(browser.eval("document.querySelector('#outputs a').href"))  # the link leads to the file
     assert browser.eval("document.body.innerText").strip() == "42"
 

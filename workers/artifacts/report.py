@@ -32,7 +32,8 @@ pre{white-space:pre-wrap;background:#f6f6f6;padding:.4em;margin:.2em 0;max-heigh
 .frame{position:relative;display:inline-block;line-height:0}
 .frame img{width:320px;outline:1px solid #999;cursor:zoom-in}
 .zoom{display:none}.zoom:checked+.frame img{width:auto;max-width:100%;cursor:zoom-out}
-.marker{position:absolute;box-sizing:border-box;width:18px;height:18px;margin:-9px 0 0 -9px;border:2px solid #e00;
+.marker{position:absolute;box-sizing:border-box;width:18px;height:18px;margin:-9px 0 0 -9px;
+border:2px solid #e00;
 border-radius:50%;background:rgba(255,0,0,.25);pointer-events:none}
 .marker.start{border-color:#06c;background:rgba(0,100,255,.25)}
 .marker.scroll{border-radius:2px}
