@@ -56,8 +56,10 @@ def time_limits(max_wall_s: float, settings: Settings) -> TimeLimits:
     """Celery's soft and hard time limits for one run, derived from its wall-clock budget. The
     loop stops itself at ``max_wall_s``; the soft limit (+grace) interrupts a run stuck past it so
     the worker still records the outcome and removes the container; the hard limit (+2x grace)
-    kills the pool process. ``workers/app.py`` checks the visibility timeout exceeds the longest."""
-    soft = math.ceil(min(max_wall_s, settings.max_wall_s_cap)) + settings.time_limit_grace_s
+    kills the pool process. Outputs and checks run after the agent within ``after_agent_max_s``,
+    which the limits include. ``workers/app.py`` checks the visibility timeout exceeds the longest."""
+    after = settings.after_agent_max_s + settings.time_limit_grace_s
+    soft = math.ceil(min(max_wall_s, settings.max_wall_s_cap)) + after
     return TimeLimits(soft, soft + settings.time_limit_grace_s)
 
 

@@ -41,6 +41,21 @@ def runs_index() -> str:
     return f"{PREFIX}:runs"
 
 
+def batch_runs(batch_id: str) -> str:
+    """Sorted set: the run ids of one batch (one enqueue call, cron firing or POST), by creation time."""
+    return f"{PREFIX}:batch:{batch_id}"
+
+
+def batches_index() -> str:
+    """Sorted set: batch ids scored by creation time."""
+    return f"{PREFIX}:batches"
+
+
+def batch_render_lock(batch_id: str) -> str:
+    """Lock: held while a worker renders the batch's index.html (the last render sees every run)."""
+    return f"{PREFIX}:batch:{batch_id}:render"
+
+
 def schedule_slot(schedule_name: str, slot_iso: str) -> str:
     """String with TTL: set once when a cron slot fires (a second beat cannot fire it again)."""
     return f"{PREFIX}:cron:{schedule_name}:{slot_iso}"

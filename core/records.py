@@ -14,7 +14,7 @@ import builtins
 import json
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -25,7 +25,7 @@ from core import events, inputs, keys
 from core.errors import RunNotFound
 from core.events import EventType
 from core.spec import TaskSpec
-from core.states import TERMINAL, RunState, StopReason, run_state
+from core.states import TERMINAL, RunState, StopReason, Verdict, run_state
 
 log = structlog.get_logger("nightshift.records")
 
@@ -50,10 +50,14 @@ class RunRecord:
     cost_usd: float | None = None
     artifact_prefix: str | None = None
     artifact_url: str | None = None
+    report_url: str | None = None  # the attempt's report.html
     container_id: str | None = None
     worker: str | None = None
     steps: int = 0
     result: Any = None
+    batch_id: str | None = None
+    verdict: Verdict | None = None  # what the checks say (None: no checks, or they could not run)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # name, passed, exit code, duration, output
 
     @property
     def terminal(self) -> bool:
@@ -73,7 +77,7 @@ class RunRecord:
 _FIELDS = {f.name for f in fields(RunRecord)}
 _PLAIN = frozenset({"run_id", "name", "state"})  # stored as raw strings; everything else as JSON
 # What update() and transition() may set; run_id/state/attempt/created_at belong to the record.
-UPDATABLE = _FIELDS - {"run_id", "state", "attempt", "created_at", "updated_at", "spec", "name"}
+UPDATABLE = _FIELDS - {"run_id", "state", "attempt", "created_at", "updated_at", "spec", "name", "batch_id"}
 
 
 def _encode(name: str, value: Any) -> str:
@@ -87,6 +91,8 @@ def _decode(raw: Mapping[bytes, bytes]) -> RunRecord:
         if key in _FIELDS:
             values[key] = value if key in _PLAIN else json.loads(value)
     values["state"] = RunState(values["state"])
+    if values.get("verdict") is not None:
+        values["verdict"] = Verdict(values["verdict"])
     return RunRecord(**values)
 
 
@@ -115,14 +121,19 @@ class Records:
         limits: inputs.Limits | None = None,
         source: str | None = None,
         now: float | None = None,
+        batch_id: str | None = None,
     ) -> RunRecord:
-        """Record a new run as ``queued`` with its spec and input files, in one transaction."""
+        """Record a new run as ``queued`` with its spec and input files (and in its batch), in one
+        transaction."""
         now = time.time() if now is None else now
-        record = _new_record(run_id, spec, source, now)
+        record = replace(_new_record(run_id, spec, source, now), batch_id=batch_id)
         mapping: dict[Any, Any] = {k: _encode(k, v) for k, v in record.as_dict().items() if v is not None}
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.run(run_id), mapping=mapping)
             pipe.zadd(keys.runs_index(), {run_id: now})
+            if batch_id is not None:
+                pipe.zadd(keys.batch_runs(batch_id), {run_id: now})
+                pipe.zadd(keys.batches_index(), {batch_id: now}, nx=True)
             if files:
                 inputs.store(pipe, run_id, files, limits or inputs.Limits(2**62, 2**62))
             event = {"type": EventType.STATE, "state": RunState.QUEUED, "attempt": 0, "at": now}
@@ -202,6 +213,21 @@ class Records:
             for run_id in ids:
                 pipe.hgetall(keys.run(_text(run_id)))
             return [_decode(raw) for raw in pipe.execute() if raw]
+
+    def since(self, since: float, *, limit: int = 10_000) -> builtins.list[RunRecord]:
+        """Runs created at or after ``since`` (epoch seconds), oldest first."""
+        ids: Any = self.redis.zrangebyscore(keys.runs_index(), since, "+inf", start=0, num=limit)
+        return self._load_many(ids)
+
+    def batch(self, batch_id: str) -> builtins.list[RunRecord]:
+        """The runs of one batch in the order they were enqueued; [] for an unknown batch."""
+        ids: Any = self.redis.zrange(keys.batch_runs(batch_id), 0, -1)
+        return self._load_many(ids)
+
+    def batches(self, *, limit: int = 20) -> builtins.list[str]:
+        """Batch ids, newest first."""
+        ids: Any = self.redis.zrevrange(keys.batches_index(), 0, limit - 1)
+        return [_text(batch_id) for batch_id in ids]
 
     def count_by_state(self, *, limit: int = 10_000) -> dict[RunState, int]:
         """How many of the newest ``limit`` runs are in each state."""

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     sandbox_ready_timeout_s: float = 20.0
     tool_timeout_s: float = 180.0
 
+    # --- After the agent: outputs leave the sandbox, then checks run (issue 10) --------------------
+    outputs_max_files: int = Field(200, ge=0, description="files collected per run; the rest skipped")
+    outputs_max_total_mb: float = Field(1024, ge=0, description="bytes collected per run, all files together")
+    outputs_chunk_kb: int = Field(1024, ge=4, le=16384, description="frame size of the streamed copy")
+    s3_multipart_threshold_mb: int = Field(16, ge=5, description="larger uploads go by S3 multipart")
+    after_agent_max_s: int = Field(600, ge=0, description="outputs and checks; adds to time limits")
+    check_timeout_s: float = Field(300.0, gt=0, description="per check unless the task sets timeout_s")
+    check_output_max_chars: int = Field(4000, ge=100, description="kept per check (its tail)")
+
     # --- Model API ---------------------------------------------------------------------------------
     api_provider: Literal["anthropic", "bedrock", "vertex"] = "anthropic"
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")

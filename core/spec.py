@@ -49,6 +49,15 @@ class ScriptStep(_Strict):
     toolset_name: str | None = None
 
 
+class CheckSpec(_Strict):
+    """A command run in the sandbox after the agent (and after the outputs are collected): exit 0
+    passes. ``timeout_s`` None: the settings' ``check_timeout_s``."""
+
+    name: str = Field(min_length=1, max_length=100)
+    run: str = Field(min_length=1)
+    timeout_s: float | None = Field(None, gt=0, le=3600)
+
+
 class Thinking(_Strict):
     """What the task asks for; core/thinking.py checks it against the model (and translates it
     where the API documents how)."""
@@ -100,6 +109,8 @@ class TaskSpec(_Strict):
     tags: list[str] = Field(default_factory=list)
     priority: int = Field(5, ge=0, le=9)
     steps: list[ScriptStep] = Field(default_factory=list)
+    outputs: list[str] = Field(default_factory=list, description="absolute paths or globs to collect")
+    checks: list[CheckSpec] = Field(default_factory=list)
 
     @field_validator("display")
     @classmethod
@@ -120,13 +131,30 @@ class TaskSpec(_Strict):
                 raise ValueError(f"secret name {name!r} is not an environment variable name")
         return names
 
+    @field_validator("outputs")
+    @classmethod
+    def _output_paths(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if not pattern.startswith("/") or "/../" in f"{pattern}/":
+                raise ValueError(f"output {pattern!r} must be an absolute path or glob without '..'")
+        return patterns
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_check_names(cls, checks: list[CheckSpec]) -> list[CheckSpec]:
+        names = [check.name for check in checks]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"check names must be unique; repeated: {', '.join(repeated)}")
+        return checks
+
     @model_validator(mode="after")
     def _agent_fields(self) -> TaskSpec:
         if self.agent == "script":
             if not self.steps:
                 raise ValueError("agent: script needs a non-empty steps list")
-            if self.prompt or self.output_schema:
-                raise ValueError("agent: script takes steps, not prompt or output_schema")
+            if self.prompt:
+                raise ValueError("agent: script takes steps, not a prompt")
         else:
             if not self.prompt:
                 raise ValueError("agent: claude needs a prompt")

@@ -45,6 +45,14 @@ OUTCOMES = frozenset(TERMINAL - {RunState.NEEDS_APPROVAL})
 IN_FLIGHT = (RunState.STARTING, RunState.RUNNING)
 
 
+class Verdict(StrEnum):
+    """What a run's checks say, beside its state; a run without checks (or whose checks could not
+    run) has no verdict (None)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+
+
 class StopReason(StrEnum):
     """Why a run stopped, when it is one of the fixed causes. Causes that carry a detail (which
     budget, which step, which error) are built by the functions below, so they read the same

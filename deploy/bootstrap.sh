@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian (bookworm) machine lacks to run nightshift, idempotently:
-# Debian packages (Docker engine, Redis, debootstrap), a running dockerd, the Python venv,
+# Debian packages (Docker engine, Redis, debootstrap, Chromium for the report tests), a running dockerd, the Python venv,
 # and the sandbox image. Sourced by deploy/demo.sh and deploy/test.sh; safe to run again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +15,7 @@ command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v python3 >/dev/null || need_pkgs+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v chromium >/dev/null || need_pkgs+=(chromium)  # the report tests open pages in headless Chromium
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "apt-get install ${need_pkgs[*]}"
   $SUDO apt-get update -qq

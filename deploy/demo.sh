@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on one machine: install what is missing, start the fleet (Procfile: redis, worker,
-# beat, api under honcho), run the bundled example batch, print where the artifacts are, and stop
-# the fleet again (KEEP_RUNNING=1 leaves it up). Script tasks always run; Claude tasks run only
-# when ANTHROPIC_API_KEY is set.
+# beat, api under honcho), run the bundled example batch (examples/night.yaml + examples/batch.yaml:
+# outputs, one passing and one failing check), write its JUnit file, print the summary and where
+# the reports are, and stop the fleet again (KEEP_RUNNING=1 leaves it up). Script tasks always run;
+# Claude tasks run only when ANTHROPIC_API_KEY is set.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,4 +30,14 @@ echo "[demo] fleet started (log: var/fleet.log)"
 agents=(--agent script)
 if [ -n "${ANTHROPIC_API_KEY:-}" ]; then agents=(); else
   echo "[demo] ANTHROPIC_API_KEY is not set: running the script tasks only"; fi
-.venv/bin/nightshift run examples/batch.yaml --wait "${agents[@]}"
+set +e  # one check fails on purpose: the batch's exit status is not the demo's
+.venv/bin/nightshift run examples/night.yaml examples/batch.yaml --wait --junit var/junit.xml "${agents[@]}" \
+  | tee var/demo-run.log
+set -e
+batch="$(sed -n 's/^batch //p' var/demo-run.log | head -1)"
+echo; .venv/bin/nightshift batch "$batch"
+echo; .venv/bin/nightshift summary --since 1h
+echo
+echo "[demo] JUnit:        $ROOT/var/junit.xml"
+echo "[demo] batch report: $NIGHTSHIFT_ARTIFACTS_DIR/batches/$batch/index.html"
+echo "[demo] run reports:  $NIGHTSHIFT_ARTIFACTS_DIR/runs/<run id>/attempt-1/report.html (outputs/ beside each)"

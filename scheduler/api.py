@@ -1,7 +1,8 @@
 """A small HTTP enqueue API (stdlib ``ThreadingHTTPServer``: a handful of JSON routes need no
 framework, and the scheduler stays free of extra dependencies).
 
-    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids": [...], "warnings": [...]}
+    POST /runs               body: a task file (YAML or JSON)  -> 201 {"run_ids", "batch_id", "warnings"}
+    GET  /batches/<id>                                          -> 200 {"batch_id", "runs": [...]}
     GET  /runs?state=S&limit=N                                  -> 200 {"runs": [...]}
     GET  /runs/<id>                                             -> 200 the run record
     POST /runs/<id>/cancel                                      -> 200 {"outcome": ...}
@@ -32,13 +33,14 @@ from core.errors import EnqueueError, RunNotFound
 from core.records import Records
 from core.settings import Settings
 from core.states import run_state
-from scheduler.enqueue import enqueue
+from scheduler.enqueue import enqueue_batch
 from scheduler.taskfile import Checks, load_text
 from scheduler.yamlfile import InvalidFile
 
 log = structlog.get_logger("nightshift.api")
 Route = Callable[[str], tuple[HTTPStatus, dict[str, Any]]]
 _RUN = re.compile(r"^/runs/([A-Za-z0-9_.-]+)$")
+_BATCH = re.compile(r"^/batches/([A-Za-z0-9_.-]+)$")
 _CANCEL = re.compile(r"^/runs/([A-Za-z0-9_.-]+)/cancel$")
 
 
@@ -77,6 +79,11 @@ class Handler(BaseHTTPRequestHandler):
     def _get(self, path: str) -> tuple[HTTPStatus, dict[str, Any]]:
         if match := _RUN.match(path):
             return HTTPStatus.OK, self.server.records.get(match[1]).as_dict()
+        if match := _BATCH.match(path):
+            runs = self.server.records.batch(match[1])
+            if not runs:
+                raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no batch with id {match[1]}"})
+            return HTTPStatus.OK, {"batch_id": match[1], "runs": [r.as_dict() for r in runs]}
         if path == "/runs":
             query = parse_qs(urlsplit(self.path).query)
             states = [run_state(s) for s in query.get("state", [])]  # an unknown one: 400
@@ -97,8 +104,9 @@ class Handler(BaseHTTPRequestHandler):
         catalog = catalog_for(settings, redis)
         checks = Checks(settings, check_secrets=settings.check_secrets, allow_files=False, catalog=catalog)
         tasks = load_text(text, "request body", None, checks)
-        run_ids = enqueue(tasks, redis, self.server.celery, settings, source="api")
-        return {"run_ids": run_ids, "warnings": [w.as_dict() for t in tasks for w in t.warnings]}
+        batch = enqueue_batch(tasks, redis, self.server.celery, settings, source="api")
+        warnings = [w.as_dict() for t in tasks for w in t.warnings]
+        return {"run_ids": batch.run_ids, "batch_id": batch.batch_id, "warnings": warnings}
 
     def _body(self) -> str:
         size = int(self.headers.get("Content-Length") or 0)

@@ -11,6 +11,7 @@ import argparse
 import json
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,11 +22,11 @@ from celery import Celery
 from core import broker, logs
 from core.catalog import Catalog, catalog_for
 from core.errors import EnqueueError, RunNotFound
-from core.records import CANCEL_REASON, CancelOutcome, Records
+from core.records import CANCEL_REASON, CancelOutcome, Records, RunRecord
 from core.settings import Settings, load_settings
-from core.states import RunState
-from scheduler import catalogview, present
-from scheduler.enqueue import enqueue
+from core.states import RunState, Verdict
+from scheduler import catalogview, junit, morning, present
+from scheduler.enqueue import Batch, enqueue_batch
 from scheduler.follow import follow
 from scheduler.taskfile import Checks, LoadedTask, load_files
 from scheduler.yamlfile import InvalidFile
@@ -91,29 +92,70 @@ def cmd_validate(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace, ctx: Context) -> int:
-    for run_id in _enqueue(args, ctx):
+    batch = _enqueue(args, ctx)
+    err(f"batch {batch.batch_id}")  # stdout stays one run id per line
+    for run_id in batch.run_ids:
         out(run_id)
     return OK
 
 
-def _enqueue(args: argparse.Namespace, ctx: Context) -> list[str]:
+def _enqueue(args: argparse.Namespace, ctx: Context) -> Batch:
     tasks = _load(args, ctx)  # every file validated before anything is recorded or sent
-    return enqueue(tasks, ctx.redis, ctx.celery, ctx.settings)
+    return enqueue_batch(tasks, ctx.redis, ctx.celery, ctx.settings)
 
 
 def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
-    run_ids = _enqueue(args, ctx)
-    for run_id in run_ids:
+    batch = _enqueue(args, ctx)
+    out(f"batch {batch.batch_id}")
+    for run_id in batch.run_ids:
         out(f"enqueued {run_id}")
     if not args.wait:
         return OK
-    final = follow(ctx.redis, run_ids, out, timeout_s=args.timeout)
+    final = follow(ctx.redis, batch.run_ids, out, timeout_s=args.timeout)
     for record in final:
         out(present.outcome_line(record))
     unfinished = [r.run_id for r in final if not r.terminal]
     if unfinished:
         err(f"timed out waiting for: {' '.join(unfinished)}")
-    return OK if all(r.state == RunState.SUCCEEDED for r in final) else FAILED
+    if args.junit:
+        junit.write(args.junit, batch.batch_id, final)
+        out(f"junit: {args.junit}")
+    return OK if all(_passed(r) for r in final) else FAILED
+
+
+def _passed(record: RunRecord) -> bool:
+    """Succeeded, and no failing verdict."""
+    return record.state == RunState.SUCCEEDED and record.verdict != Verdict.FAILED
+
+
+def _batch(ctx: Context, batch_id: str) -> list[RunRecord]:
+    records = ctx.records.batch(batch_id)
+    if not records:
+        raise RunNotFound(f"batch {batch_id}")
+    return records
+
+
+def cmd_batch(args: argparse.Namespace, ctx: Context) -> int:
+    if args.batch is None:
+        for batch_id in ctx.records.batches(limit=args.limit):
+            out(batch_id)
+        return OK
+    records = _batch(ctx, args.batch)
+    as_json = json.dumps([r.as_dict() for r in records], default=str)
+    out(as_json if args.json else morning.batch_table(records))
+    return OK
+
+
+def cmd_junit(args: argparse.Namespace, ctx: Context) -> int:
+    junit.write(args.out, args.batch, _batch(ctx, args.batch))
+    out(f"junit: {args.out}")
+    return OK
+
+
+def cmd_summary(args: argparse.Namespace, ctx: Context) -> int:
+    since = time.time() - morning.span_s(args.since)
+    out(morning.summary(ctx.records.since(since), since))
+    return OK
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
@@ -178,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = _add(sub, "run", cmd_run, "enqueue, then follow the runs with --wait", files=True)
     run.add_argument("--wait", action="store_true", help="follow progress; exit 0 only if all succeeded")
     run.add_argument("--timeout", type=float, default=None, help="stop waiting after this many seconds")
+    run.add_argument("--junit", metavar="OUT.xml", help="with --wait: write the batch as JUnit XML")
+    batch = _add(sub, "batch", cmd_batch, "a batch's runs, verdicts, cost, duration; no id: recent batches")
+    batch.add_argument("batch", nargs="?")
+    batch.add_argument("--json", action="store_true")
+    batch.add_argument("--limit", type=int, default=20)
+    junit_cmd = _add(sub, "junit", cmd_junit, "write a batch as JUnit XML")
+    junit_cmd.add_argument("batch")
+    junit_cmd.add_argument("out", metavar="OUT.xml")
+    summary = _add(sub, "summary", cmd_summary, "runs by state and verdict, failures, cost, slowest")
+    summary.add_argument("--since", default="12h", help="a time span: 30m, 12h, 2d (default 12h)")
     status = _add(sub, "status", cmd_status, "one run's state, or counts of all runs")
     status.add_argument("run", nargs="?")
     listing = _add(sub, "list", cmd_list, "runs, newest first")
@@ -236,7 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidFile as exc:
         err(f"{exc}\nnothing was enqueued")
     except RunNotFound as exc:
-        err(f"no run with id {exc}")
+        err(f"no run with id {exc}" if not str(exc).startswith("batch ") else f"no {exc}")
+    except ValueError as exc:  # a bad --since
+        err(str(exc))
     except NoTasks as exc:
         err(f"{exc}; nothing was enqueued")
     except EnqueueError as exc:

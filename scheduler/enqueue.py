@@ -1,11 +1,13 @@
 """Enqueue validated tasks: record each run ``queued`` first, then send the Celery task by name.
-A send that fails marks its record ``failed`` with the reason, so nothing is silently lost."""
+A send that fails marks its record ``failed`` with the reason, so nothing is silently lost.
+Tasks enqueued together (one call: one CLI command, cron firing or POST) share a batch id."""
 
 from __future__ import annotations
 
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +35,17 @@ def new_run_id(now: float | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%S}{moment.microsecond // 1000:03d}-{secrets.token_hex(5)}"
 
 
+def new_batch_id(now: float | None = None) -> str:
+    """Like a run id, with a ``b`` in front so the two are never confused."""
+    return f"b{new_run_id(now)}"
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    run_ids: list[str]
+
+
 def enqueue(
     tasks: Iterable[LoadedTask | TaskSpec],
     redis: Redis,
@@ -40,22 +53,38 @@ def enqueue(
     settings: Settings,
     *,
     source: str | None = None,
+    batch_id: str | None = None,
 ) -> list[str]:
-    """Enqueue already-validated tasks (see ``taskfile.load_files``); returns their run ids.
-    A bare ``TaskSpec`` carries no input files."""
-    run_ids: list[str] = []
+    """Enqueue already-validated tasks (see ``taskfile.load_files``) as one batch (``batch_id``, or
+    a new one); returns their run ids. A bare ``TaskSpec`` carries no input files."""
+    return enqueue_batch(tasks, redis, celery_app, settings, source=source, batch_id=batch_id).run_ids
+
+
+def enqueue_batch(
+    tasks: Iterable[LoadedTask | TaskSpec],
+    redis: Redis,
+    celery_app: Celery,
+    settings: Settings,
+    *,
+    source: str | None = None,
+    batch_id: str | None = None,
+) -> Batch:
+    """``enqueue``, returning the batch id with the run ids."""
+    batch = Batch(batch_id or new_batch_id(), [])
     limits = inputs.Limits.from_settings(settings)
     for task in tasks:
         loaded = task if isinstance(task, LoadedTask) else LoadedTask(task)
         run_id = new_run_id()
         spec, moved_from = migrate_spec(loaded.spec, settings)
         origin = source or loaded.source
-        Records(redis).create(run_id, spec, files=loaded.inputs, limits=limits, source=origin)
+        Records(redis).create(run_id, spec, files=loaded.inputs, limits=limits, source=origin,
+                              batch_id=batch.batch_id)
         if moved_from is not None:
             _record_migration(redis, run_id, moved_from, spec.model or "")
-        _send(run_id, spec, redis, celery_app, settings, run_ids)
-        run_ids.append(run_id)
-    return run_ids
+        _send(run_id, spec, redis, celery_app, settings, batch.run_ids)
+        batch.run_ids.append(run_id)
+    log.info("batch.enqueued", batch_id=batch.batch_id, runs=len(batch.run_ids))
+    return batch
 
 
 def _record_migration(redis: Redis, run_id: str, moved_from: str, moved_to: str) -> None:

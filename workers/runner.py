@@ -19,11 +19,14 @@ from core.models import ModelConfig
 from core.records import RunRecord
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
+from workers.after import AfterAgent, after_agent, not_run
 from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
-from workers.artifacts.attempt import RunArtifacts
+from workers.artifacts.attempt import REPORT, RunArtifacts
+from workers.artifacts.index import write_index
+from workers.artifacts.report import render
 from workers.artifacts.transcript import TranscriptHook
 from workers.fleet.cancel import CancelWatcher
 from workers.fleet.lease import Lease, hold_for_retry
@@ -79,6 +82,8 @@ class Attempt:
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
+        self.batch_id = record.batch_id
+        self.after: AfterAgent | None = None  # set once outputs and checks have run
 
     def run(self) -> dict[str, Any]:
         with structlog.contextvars.bound_contextvars(attempt=self.attempt):
@@ -100,9 +105,13 @@ class Attempt:
             with ExitStack() as stack:
                 sandbox = self._start_sandbox(secrets)
                 stack.callback(sandbox.stop)
-                stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
-                self._prepare(sandbox)
-                return self._play(sandbox, secrets)
+                watcher = stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
+                outcome = self._prepare_and_play(sandbox, secrets)
+                if outcome.state == RunState.CANCELLED:  # honoured: keep the sandbox for the outputs
+                    watcher.__exit__()
+                self.after = after_agent(self.spec, sandbox, self.artifacts, self.rt.settings, outcome,
+                                         secrets.values())
+                return outcome
         except SoftTimeLimitExceeded:
             return RunResult(RunState.FAILED, StopReason.TIME_LIMIT, error="the run passed its time limit")
         except NightshiftError as exc:
@@ -114,9 +123,24 @@ class Attempt:
             error = f"{type(exc).__name__}: {exc}"
             return RunResult(RunState.FAILED, StopReason.INTERNAL_ERROR, error=error)
 
+    def _prepare_and_play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
+        """The agent's part; a failure that will not be retried still leaves the sandbox to the
+        outputs and checks."""
+        try:
+            self._prepare(sandbox)
+            return self._play(sandbox, secrets)
+        except NightshiftError as exc:
+            if self._will_retry(exc):
+                raise
+            self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
+            return RunResult(RunState.FAILED, error_kind(exc), error=str(exc))
+
+    def _will_retry(self, exc: NightshiftError) -> bool:
+        return is_retryable(exc) and self.attempt < self.rt.settings.max_attempts
+
     def _retry_if_transient(self, exc: NightshiftError) -> None:
         settings = self.rt.settings
-        if not is_retryable(exc) or self.attempt >= settings.max_attempts:
+        if not self._will_retry(exc):
             return
         self.log.warning("attempt failed, will retry", error=str(exc), kind=type(exc).__name__)
         self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": EventType.RETRYING,
@@ -186,14 +210,27 @@ class Attempt:
         if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):
             outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
                                 usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
-        summary = outcome.to_dict() | {"run_id": self.run_id, "attempt": self.attempt,
-                                       "wall_s": round(time.monotonic() - self.started, 3)}
-        self.artifacts.finalize(summary)
-        fields = _record_fields(outcome)
+        after = self.after or not_run(self.spec, f"the sandbox was not available ({outcome.stop_reason})")
+        summary = outcome.to_dict() | after.result_fields() | {
+            "run_id": self.run_id, "attempt": self.attempt, "batch_id": self.batch_id,
+            "wall_s": round(time.monotonic() - self.started, 3)}
+        self.artifacts.finalize(summary, report=lambda read: render(read, self.run_id))
+        fields = _record_fields(outcome) | after.record_fields() | {"report_url": self.artifacts.url(REPORT)}
         self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
+        self._index()
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
-                      steps=outcome.steps, cost_usd=outcome.cost_usd)
+                      steps=outcome.steps, cost_usd=outcome.cost_usd, verdict=after.verdict)
         return outcome
+
+
+    def _index(self) -> None:
+        """Re-render the batch's index.html now that this run has ended (never fatal)."""
+        if self.batch_id is None:
+            return
+        try:
+            write_index(self.rt.redis, self.rt.store, self.batch_id)
+        except Exception as exc:
+            self.log.warning("batch index not written", batch_id=self.batch_id, error=str(exc))
 
 
 def _record_fields(outcome: RunResult) -> dict[str, Any]:

@@ -17,6 +17,17 @@ Request (JSON)::
     {"id": "3", "op": "put_file", "path": "/home/user/x", "mode": 420, "size": N}  + one binary frame
     {"id": "4", "op": "shutdown"}
 
+After the agent (outputs, then checks)::
+
+    {"id": "5", "op": "glob", "patterns": ["/home/user/*.xlsx"], "limit": 201}
+        -> data {"files": [{"path", "size"}], "unmatched": [patterns]}
+    {"id": "6", "op": "get_file", "path": "/home/user/q3.xlsx", "chunk_bytes": 1048576}
+        -> reply (data {"path", "size"}); unless is_error, then the file's bytes as non-empty binary
+           frames, one empty frame, and a JSON trailer frame {"ok": true, "size", "sha256"} (or
+           {"ok": false, "error"} when reading failed midway)
+    {"id": "7", "op": "exec", "command": "test -s /tmp/x", "timeout_s": 300, "max_output_bytes": 4000}
+        -> data {"exit_code": 0 | null on timeout, "timed_out", "duration_s", "output", "output_bytes"}
+
 Reply (JSON)::
 
     {"id": "7", "text": "...", "is_error": false,
@@ -49,6 +60,9 @@ class Op(StrEnum):
     WAIT_READY = "wait_ready"  # until the window manager and the panel are up
     PUT_FILE = "put_file"  # followed by one binary frame: the file's bytes
     SHUTDOWN = "shutdown"
+    GLOB = "glob"  # files matching absolute paths or globs
+    GET_FILE = "get_file"  # the reply is followed by the file streamed in frames (see above)
+    EXEC = "exec"  # a command run to its end or its timeout: exit code, duration, bounded output
 
 
 class ImageTier(StrEnum):

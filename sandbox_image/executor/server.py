@@ -18,12 +18,12 @@ import traceback
 from pathlib import Path
 from typing import Any, cast
 
-from sandbox_image.executor import desktop, protocol
+from sandbox_image.executor import afterwards, desktop, protocol
 from sandbox_image.executor.protocol import ImageTier
 from sandbox_image.executor.result import ConfigurableTool, Tool, ToolError, ToolResult
 from sandbox_image.executor.scaling import api_size_for, tier_of
 
-EXECUTOR_VERSION = "2"  # 2: image tiers, the SDK's toolset texts
+EXECUTOR_VERSION = "2"  # 2: image tiers, the SDK's toolset texts; glob, get_file, exec
 READY_QUIET_S = 0.3
 READY_SETTLE_CAP_S = 5.0
 # type prefix -> (module, class); imported lazily so the computer path never needs the others.
@@ -71,6 +71,7 @@ class Reply:
             "timings_ms": {},
         }
         self.image: bytes | None = None
+        self.stream: afterwards.Streamed | None = None  # get_file: frames after the reply
 
     @classmethod
     def from_result(cls, request_id: Any, result: ToolResult) -> Reply:
@@ -145,6 +146,7 @@ class Executor:
             "display": desktop.display_name(),
             "pid": os.getpid(),
             "tool_types": TOOL_TYPES,
+            "ops": [op.value for op in protocol.Op],
         }
         return reply
 
@@ -182,8 +184,30 @@ class Executor:
             raise ToolError(f"put_file: cannot write {path}: {exc.strerror or exc}") from exc
         return Reply(request.get("id"), f"wrote {len(payload)} bytes to {path}")
 
+    def glob(self, request: dict[str, Any]) -> Reply:
+        reply = Reply(request.get("id"), "matched")
+        reply.message["data"] = afterwards.matches(request)
+        return reply
+
+    def get_file(self, request: dict[str, Any]) -> Reply:
+        handle, data = afterwards.open_file(request)
+        reply = Reply(request.get("id"), f"streaming {data['size']} bytes")
+        reply.message["data"] = data
+        reply.stream = afterwards.Streamed(handle, afterwards.chunk_size(request))
+        return reply
+
+    def exec(self, request: dict[str, Any]) -> Reply:
+        data = afterwards.run_command(request)
+        reply = Reply(request.get("id"), f"exit code {data['exit_code']}")
+        reply.message["data"] = data
+        return reply
+
     def handle(self, request: dict[str, Any], payload: bytes | None) -> Reply:
         op = request.get("op")
+        after = {protocol.Op.GLOB: self.glob, protocol.Op.GET_FILE: self.get_file,
+                 protocol.Op.EXEC: self.exec}
+        if op in after:
+            return after[op](request)
         if op == protocol.Op.CALL:
             return self.call(request)
         if op == protocol.Op.HELLO:
@@ -255,6 +279,15 @@ class Server:
             protocol.send_json(conn, reply.message)
             if reply.image is not None:
                 protocol.send_frame(conn, reply.image)
+            if reply.stream is not None:
+                self.send_stream(conn, reply.stream)
+
+    @staticmethod
+    def send_stream(conn: socket.socket, streamed: afterwards.Streamed) -> None:
+        for chunk in streamed:
+            protocol.send_frame(conn, chunk)
+        protocol.send_frame(conn, b"")
+        protocol.send_json(conn, streamed.trailer())
 
     def close(self) -> None:
         self.listener.close()

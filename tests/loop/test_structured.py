@@ -30,10 +30,19 @@ def test_the_result_tools_are_offered_with_the_schema(api: FakeAnthropicAPI, run
     assert "submit_result" in api.requests[0].body["system"][0]["text"]
 
 
-def test_no_result_tools_without_a_schema(api: FakeAnthropicAPI, run: Runner) -> None:
+def test_without_a_schema_only_declare_infeasible_is_offered(api: FakeAnthropicAPI, run: Runner) -> None:
     api.enqueue(reply(text("done")))
     run()
     assert "submit_result" not in tool_names(api)
+    assert tool_names(api)[-1] == "declare_infeasible"
+    assert "declare_infeasible" in api.requests[0].body["system"][0]["text"]
+
+
+def test_a_run_without_a_schema_can_end_infeasible(api: FakeAnthropicAPI, run: Runner) -> None:
+    api.enqueue(reply(tool_use("declare_infeasible", {"reason": "The file does not exist."})))
+    result = run()
+    assert (result.state, result.stop_reason) == ("infeasible", "declare_infeasible")
+    assert result.result == {"reason": "The file does not exist."}
 
 
 def test_a_valid_submission_is_the_result(api: FakeAnthropicAPI, run: Runner) -> None:

@@ -73,5 +73,5 @@ def test_celery_time_limits_are_derived_from_the_run_wall_budget(
     spec = load_file(EXAMPLE_BATCH, checks)[0].spec  # max_wall_s: 300
     enqueue([spec], redis_client, celery_app, settings)
     (message,) = queued_messages(redis_client, settings)
-    grace = settings.time_limit_grace_s
-    assert message.time_limits == (300 + grace, 300 + 2 * grace)
+    grace, after = settings.time_limit_grace_s, settings.after_agent_max_s  # outputs and checks
+    assert message.time_limits == (300 + after + grace, 300 + after + 2 * grace)

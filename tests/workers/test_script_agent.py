@@ -67,3 +67,36 @@ def test_a_cancel_stops_before_the_next_step() -> None:
     sandbox = Recorder()
     result = run_script(spec("a", "b"), sandbox, CancelAfterOne())
     assert (result.state, len(sandbox.calls)) == ("cancelled", 1)
+
+
+def structured(*steps: tuple[str, dict[str, Any]], **fields: Any) -> TaskSpec:
+    calls = [{"name": "bash", "input": {"command": "a"}}] + [{"name": n, "input": i} for n, i in steps]
+    return TaskSpec.model_validate({"name": "s", "agent": "script", "steps": calls, **fields})
+
+
+SCHEMA = {"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}}
+
+
+def test_a_scripted_submit_result_ends_the_run_with_the_validated_answer_like_a_model() -> None:
+    steps = (("submit_result", {"title": "Q3"}), ("bash", {"command": "never"}))
+    task = structured(*steps, output_schema=SCHEMA)
+    sandbox = Recorder()
+    result = run_script(task, sandbox, Hooks())
+    assert (result.state, result.stop_reason, result.result, result.steps) == (
+        "succeeded", "submit_result", {"title": "Q3"}, 2)
+    assert len(sandbox.calls) == 1  # the step after the submission never runs
+
+
+def test_a_scripted_submission_that_breaks_the_schema_fails_the_run() -> None:
+    task = structured(("submit_result", {"title": 3}), output_schema=SCHEMA)
+    result = run_script(task, Recorder(), Hooks())
+    assert result.state == "failed"
+    assert "does not match the required schema at title" in (result.error or "")
+
+
+def test_a_scripted_declare_infeasible_ends_the_run_infeasible_with_its_reason() -> None:
+    result = run_script(structured(("declare_infeasible", {"reason": "no such file"})), Recorder(), Hooks())
+    assert (result.state, result.stop_reason, result.result) == (
+        "infeasible", "declare_infeasible", {"reason": "no such file"})
+    empty = run_script(structured(("declare_infeasible", {"reason": " "})), Recorder(), Hooks())
+    assert empty.state == "failed" and "non-empty `reason`" in (empty.error or "")

@@ -45,6 +45,11 @@ short, specific reason instead. Do not just describe the answer in text: only a 
 result counts.
 </RESULT>"""
 
+_INFEASIBLE = """
+<RESULT>
+If the task cannot be done here, call `declare_infeasible` with a short, specific reason.
+</RESULT>"""
+
 
 def system_prompt(
     spec: TaskSpec, *, group: ToolGroup, api_size: tuple[int, int], today: dt.date
@@ -57,7 +62,6 @@ def system_prompt(
         editor=group.editor_name,
         today=f"{today:%A, %B} {today.day}, {today.year}",
     )
-    if spec.output_schema is not None:
-        text += _STRUCTURED
+    text += _STRUCTURED if spec.output_schema is not None else _INFEASIBLE
     suffix = spec.system_prompt_suffix.strip()
     return f"{text}\n\n{suffix}" if suffix else text

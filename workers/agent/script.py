@@ -1,6 +1,10 @@
 """The script agent: plays a task's listed tool calls through the same sandbox, hooks, transcript
 and storage as a model would, with no model. For smoke and regression runs, replays, and demos on
-machines without an API key."""
+machines without an API key.
+
+``submit_result`` and ``declare_infeasible`` steps end the run as a model's calls would (the
+submission validated against the task's ``output_schema`` when it has one), so a recorded run
+replays with the same outcome."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from typing import Any
 from core.models import ModelConfig
 from core.spec import ScriptStep, TaskSpec
 from core.states import RunState, StopReason, budget_exhausted, step_failed
+from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, ResultContract, infeasible_reason
+from workers.agent.toolrun import Turn
 from workers.agent.toolspec import ToolSpec, tool_group
 from workers.hooks import Hooks, StepSummary
 from workers.outcome import RunResult
@@ -27,14 +33,18 @@ def run_script(
     tools = ToolSpec(tool_group(spec, ModelConfig()), sandbox.api_size)
     started = clock()
     outputs: list[dict[str, Any]] = []
+    contract = ResultContract(spec.output_schema) if spec.output_schema is not None else None
     for index, step in enumerate(spec.steps, start=1):
         stop = _should_stop(spec, hooks, index, clock() - started)
         if stop is not None:
             return _ended(stop, index - 1, outputs)
-        output = _play(tools, sandbox, hooks, index, step)
+        turn = Turn()
+        output = _play(tools, sandbox, hooks, index, step, (contract, turn))
         outputs.append({"step": index, "tool": step.name, "text": output.text, "is_error": output.is_error})
         if output.is_error:
             return _ended((RunState.FAILED, step_failed(index, step.name, output.text)), index, outputs)
+        if turn.finished:
+            return _structured_end(turn, index)
     return RunResult(RunState.SUCCEEDED, StopReason.SCRIPT_COMPLETE, steps=len(spec.steps),
                      result={"steps": outputs})
 
@@ -50,13 +60,18 @@ def _should_stop(spec: TaskSpec, hooks: Hooks, index: int, elapsed_s: float) -> 
     return None
 
 
-def _play(tools: ToolSpec, sandbox: ToolExecutor, hooks: Hooks, index: int, step: ScriptStep) -> ToolOutput:
+def _play(
+    tools: ToolSpec, sandbox: ToolExecutor, hooks: Hooks, index: int, step: ScriptStep,
+    structured: tuple[ResultContract | None, Turn],
+) -> ToolOutput:
     tool_use = {"type": "tool_use", "id": f"script_{index:04d}", "name": step.name, "input": step.input}
     if step.toolset_name:
         tool_use["toolset_name"] = step.toolset_name
     definition = tools.route(tool_use)
     began = time.monotonic()
-    if definition is None:
+    if step.name in (SUBMIT_RESULT, DECLARE_INFEASIBLE):
+        output = _structured(step, *structured)
+    elif definition is None:
         output = ToolOutput.error(f"Tool {step.name} is invalid")
     else:
         output = sandbox.call(definition, step.input)
@@ -64,6 +79,27 @@ def _play(tools: ToolSpec, sandbox: ToolExecutor, hooks: Hooks, index: int, step
     hooks.on_tool_result(index, tool_use, output, elapsed_ms)
     hooks.on_step_end(StepSummary(step=index, stop_reason="tool_use", tool_calls=1, tools_ms=elapsed_ms))
     return output
+
+
+def _structured(step: ScriptStep, contract: ResultContract | None, turn: Turn) -> ToolOutput:
+    """A submission or a declared infeasibility, answered as the loop answers a model."""
+    if step.name == DECLARE_INFEASIBLE:
+        turn.infeasible = infeasible_reason(step.input)
+        if turn.infeasible is None:
+            return ToolOutput.error("declare_infeasible needs a non-empty `reason`.")
+        return ToolOutput(text="Task declared infeasible.")
+    answer, problem = contract.validate(step.input) if contract is not None else (step.input, None)
+    if problem is not None:
+        return ToolOutput.error(problem)
+    turn.submitted, turn.answer = True, answer
+    return ToolOutput(text="Result accepted.")
+
+
+def _structured_end(turn: Turn, steps: int) -> RunResult:
+    if turn.submitted:
+        return RunResult(RunState.SUCCEEDED, StopReason.SUBMIT_RESULT, steps=steps, result=turn.answer)
+    return RunResult(RunState.INFEASIBLE, StopReason.DECLARE_INFEASIBLE, steps=steps,
+                     result={"reason": turn.infeasible})
 
 
 def _ended(stop: tuple[RunState, str], steps: int, outputs: list[dict[str, Any]]) -> RunResult:

@@ -1,5 +1,6 @@
-"""Structured answers: the client tools ``submit_result`` and ``declare_infeasible`` offered when a
-task has an ``output_schema``, and the validation of what the model submits."""
+"""Structured answers: the client tool ``declare_infeasible``, offered to every Claude run, and
+``submit_result``, offered when a task has an ``output_schema``; the validation of what the model
+submits."""
 
 from __future__ import annotations
 
@@ -63,12 +64,7 @@ class ResultContract:
             "description": _SUBMIT_DESCRIPTION,
             "input_schema": self.input_schema,
         }
-        infeasible = {
-            "name": DECLARE_INFEASIBLE,
-            "description": _INFEASIBLE_DESCRIPTION,
-            "input_schema": _INFEASIBLE_SCHEMA,
-        }
-        return [submit, infeasible]
+        return [submit, infeasible_tool()]
 
     def validate(self, tool_input: Any) -> tuple[Any, str | None]:
         """(the answer, None) when valid, else (None, a message for the model)."""
@@ -78,6 +74,12 @@ class ResultContract:
             return (tool_input[WRAP_KEY] if self.wrapped else tool_input), None
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
         return None, f"The result does not match the required schema at {where}: {error.message}"
+
+
+def infeasible_tool() -> dict[str, Any]:
+    """The ``declare_infeasible`` definition (every Claude run has it)."""
+    return {"name": DECLARE_INFEASIBLE, "description": _INFEASIBLE_DESCRIPTION,
+            "input_schema": _INFEASIBLE_SCHEMA}
 
 
 def infeasible_reason(tool_input: Any) -> str | None:

@@ -98,7 +98,7 @@ class ToolRunner:
 
     def _dispatch(self, block: dict[str, Any], turn: Turn, screenshot_last: bool) -> ToolOutput:
         name, tool_input = block.get("name"), block.get("input")
-        if self.spec.contract is not None and name in (SUBMIT_RESULT, DECLARE_INFEASIBLE):
+        if name == DECLARE_INFEASIBLE or (self.spec.contract is not None and name == SUBMIT_RESULT):
             return self._structured(name, tool_input, turn)
         tool = self.spec.route(block)
         if tool is None:
@@ -129,13 +129,13 @@ class ToolRunner:
         return ask_confirm(self.hooks, self.step, block, action)
 
     def _structured(self, name: str, tool_input: Any, turn: Turn) -> ToolOutput:
-        assert self.spec.contract is not None
         if name == DECLARE_INFEASIBLE:
             reason = infeasible_reason(tool_input)
             if reason is None:
                 return ToolOutput.error("declare_infeasible needs a non-empty `reason`.")
             turn.infeasible = reason
             return ToolOutput(text="Task declared infeasible.")
+        assert self.spec.contract is not None
         answer, problem = self.spec.contract.validate(tool_input)
         if problem is not None:
             return ToolOutput.error(problem)

@@ -8,7 +8,7 @@ from typing import Any
 
 from core.models import TOOL_GROUPS, TOOLSET_TYPE, ModelConfig, ToolGroup
 from core.spec import TaskSpec
-from workers.agent.structured import ResultContract
+from workers.agent.structured import ResultContract, infeasible_tool
 
 TOOLSET_NAME = "computer"
 ZOOM_COMPUTER = "computer_20251124"
@@ -32,10 +32,10 @@ class ToolSpec:
     disabled: frozenset[str] = frozenset()  # computer members/actions the task switched off
 
     def definitions(self) -> list[dict[str, Any]]:
-        """The ``tools`` list: computer (or the toolset entry), bash, editor, then client tools."""
+        """The ``tools`` list: computer (or the toolset entry), bash, editor, then the client tools
+        (``declare_infeasible`` always, ``submit_result`` before it with an output schema)."""
         tools = [self._computer(), {"type": self.group.bash, "name": "bash"}, self._editor()]
-        if self.contract is not None:
-            tools.extend(self.contract.tool_definitions())
+        tools.extend(self.contract.tool_definitions() if self.contract is not None else [infeasible_tool()])
         return tools
 
     def betas(self) -> list[str]:

@@ -20,12 +20,19 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import structlog
+
 from core.settings import Settings
-from workers.artifacts.store import ArtifactStore
+from workers.artifacts.store import ArtifactStore, check_key
 
 MANIFEST = "manifest.json"
+REPORT = "report.html"
+Render = Callable[[Callable[[str], bytes]], bytes]  # read(name) -> the page
+log = structlog.get_logger("nightshift.artifacts")
 RESULT = "result.json"
 _TEXT_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", ".html": "text/html"}
 
@@ -71,6 +78,16 @@ class RunArtifacts:
             if self.live_manifest:
                 self._write_manifest(complete=False)
 
+    def put_file(self, name: str, path: Path, content_type: str, *, size: int, sha256: str) -> None:
+        """Store a file streamed from disk (an output); ``size`` and ``sha256`` were computed while
+        it was copied, so the file is read once more only by the upload itself."""
+        with self._lock:
+            self.store.put_file(self.prefix + check_key(name), path, content_type)
+            self._objects[name] = {"key": self.prefix + name, "size": size, "sha256": sha256,
+                                   "content_type": content_type}
+            if self.live_manifest:
+                self._write_manifest(complete=False)
+
     def append_line(self, name: str, line: str) -> None:
         if "\n" in line:
             raise ValueError("append_line takes one line without newlines")
@@ -83,12 +100,26 @@ class RunArtifacts:
 
     # --- the end of the attempt ------------------------------------------------------------------
 
-    def finalize(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Write ``result.json``, then ``manifest.json`` last; returns the manifest."""
+    def finalize(self, result: dict[str, Any], report: Render | None = None) -> dict[str, Any]:
+        """Write ``result.json``, then ``report.html`` (rendered by ``report`` from the stored
+        objects; a failing render is logged, never fatal), then ``manifest.json`` last; returns
+        the manifest."""
         data = json.dumps(result, indent=2, sort_keys=True, default=str).encode()
         with self._lock:
             self._write(RESULT, data, "application/json")
+            if report is not None:
+                self._write_report(report)
             return self._write_manifest(complete=True)
+
+    def read(self, name: str) -> bytes:
+        """One stored object of this attempt (KeyError when missing)."""
+        return self.store.get(self.prefix + name)
+
+    def _write_report(self, report: Render) -> None:
+        try:
+            self._write(REPORT, report(self.read), "text/html; charset=utf-8")
+        except Exception as exc:  # the run's record and artifacts matter more than its page
+            log.warning("report.render_failed", prefix=self.prefix, error=f"{type(exc).__name__}: {exc}")
 
     def manifest(self, complete: bool = False) -> dict[str, Any]:
         objects = [{"name": name, **meta} for name, meta in sorted(self._objects.items())]

@@ -23,6 +23,7 @@ def build_store(settings: Settings) -> ArtifactStore:
         connect_timeout_s=settings.s3_connect_timeout_s,
         read_timeout_s=settings.s3_read_timeout_s,
         max_attempts=settings.s3_max_attempts,
+        multipart_threshold_mb=settings.s3_multipart_threshold_mb,
     )
     store = SpoolingStore(s3, settings.spool_dir, retry_after_s=settings.spool_flush_interval_s)
     store.start_flusher(settings.spool_flush_interval_s)

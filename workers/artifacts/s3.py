@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.errors import StoreError
@@ -25,11 +26,15 @@ class S3Store(ArtifactStore):
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
         max_attempts: int = 3,
+        multipart_threshold_mb: int = 16,
     ) -> None:
         import boto3
+        from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
         self.bucket = bucket
+        part = multipart_threshold_mb * 1024 * 1024
+        self.transfer = TransferConfig(multipart_threshold=part, multipart_chunksize=part, use_threads=False)
         self.page_size = 1000
         self.endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
         options: dict[str, Any] = {
@@ -62,6 +67,19 @@ class S3Store(ArtifactStore):
     def put(self, key: str, data: bytes, content_type: str = OCTET) -> None:
         check_key(key)
         self._call("put_object", Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, path: Path, content_type: str = OCTET) -> None:
+        """boto3's managed transfer: a file above the threshold goes up by multipart, part by part
+        from disk (never whole in memory)."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        check_key(key)
+        try:
+            self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type},
+                                    Config=self.transfer)
+        except (S3UploadFailedError, ClientError, BotoCoreError, OSError) as exc:
+            raise StoreError(f"S3 upload {key}: {exc}") from exc
 
     def get(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError

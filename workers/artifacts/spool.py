@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -73,6 +74,18 @@ class SpoolingStore(ArtifactStore):
             except StoreError as exc:
                 self._mark_down(exc)
         self._spool(h, key, data, content_type)
+
+    def put_file(self, key: str, path: Path, content_type: str = OCTET) -> None:
+        """Streamed to the store while it answers; else copied into the spool (the later upload of
+        a spooled object reads it whole)."""
+        check_key(key)
+        if not self.is_down() and not self._anything_spooled():
+            try:
+                self.inner.put_file(key, path, content_type)
+                return
+            except StoreError as exc:
+                self._mark_down(exc)
+        self._spool_file(self._hash(key), key, path, content_type)
 
     def get(self, key: str) -> bytes:
         h = self._hash(check_key(key))
@@ -150,22 +163,34 @@ class SpoolingStore(ArtifactStore):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _spool(self, h: str, key: str, data: bytes, content_type: str) -> None:
-        header = {
-            "key": key,
-            "content_type": content_type,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "target": self.inner.url(key),
-            "spooled_at": time.time(),
-        }
+        header = self._header(key, content_type, len(data), hashlib.sha256(data).hexdigest())
+        self._write_spooled(h, header, lambda handle: handle.write(data))
+
+    def _spool_file(self, h: str, key: str, path: Path, content_type: str) -> None:
+        with open(path, "rb") as source:
+            digest = hashlib.file_digest(source, "sha256").hexdigest()
+        header = self._header(key, content_type, path.stat().st_size, digest)
+
+        def copy(handle: Any) -> None:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, handle)
+
+        self._write_spooled(h, header, copy)
+
+    def _header(self, key: str, content_type: str, size: int, sha256: str) -> dict[str, Any]:
+        return {"key": key, "content_type": content_type, "size": size, "sha256": sha256,
+                "target": self.inner.url(key), "spooled_at": time.time()}
+
+    def _write_spooled(self, h: str, header: dict[str, Any], write: Any) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.dir)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(json.dumps(header).encode() + b"\n" + data)
+            handle.write(json.dumps(header).encode() + b"\n")
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         with self._locked():
             os.replace(tmp, self._obj(h))
-        log.info("store.spooled", key=key, size=len(data))
+        log.info("store.spooled", key=header["key"], size=header["size"])
 
     # --- upload --------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ local disk instead of losing anything.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -32,6 +33,11 @@ class ArtifactStore(ABC):
     @abstractmethod
     def put(self, key: str, data: bytes, content_type: str = OCTET) -> None:
         """Store ``data`` under ``key``, replacing any earlier object (readers see old or new)."""
+
+    def put_file(self, key: str, path: Path, content_type: str = OCTET) -> None:
+        """Store the file at ``path`` under ``key``. Stores override this to stream (the local store
+        copies, S3 uploads large files by multipart); this fallback reads the file whole."""
+        self.put(key, path.read_bytes(), content_type)
 
     @abstractmethod
     def get(self, key: str) -> bytes:
@@ -69,6 +75,17 @@ class LocalStore(ArtifactStore):
             os.replace(tmp, path)
         except OSError as exc:
             raise StoreError(f"cannot write {path}: {exc}") from exc
+
+    def put_file(self, key: str, path: Path, content_type: str = OCTET) -> None:
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+            os.close(fd)
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise StoreError(f"cannot write {target}: {exc}") from exc
 
     def get(self, key: str) -> bytes:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,31 @@ class Channel:
             return self._exchange(message, timeout_s, payload)
         finally:
             self.busy = False
+
+    def request_stream(
+        self, message: dict[str, Any], timeout_s: float, on_chunk: Callable[[bytes], None]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A request whose reply is followed by streamed frames (``get_file``): each chunk goes to
+        ``on_chunk`` as it arrives (``timeout_s`` bounds each read, not the whole copy). Returns the
+        reply and the trailer (None when the reply is an error and nothing was streamed)."""
+        self.busy, self.interrupted = True, False
+        try:
+            reply, _ = self._exchange(message, timeout_s, None)
+            if reply.get("is_error"):
+                return reply, None
+            return reply, self._drain(on_chunk)
+        finally:
+            self.busy = False
+
+    def _drain(self, on_chunk: Callable[[bytes], None]) -> dict[str, Any]:
+        assert self.sock is not None
+        try:
+            while chunk := protocol.recv_frame(self.sock):
+                on_chunk(chunk)
+            return protocol.recv_json(self.sock)
+        except BaseException:
+            self.close()  # frames left unread: the stream is out of step, reconnect next time
+            raise
 
     def _exchange(
         self, message: dict[str, Any], timeout_s: float, payload: bytes | None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker.errors
 from docker.models.containers import Container
@@ -22,6 +23,7 @@ from workers.sandbox.channel import Channel
 from workers.sandbox.status import container_status, settled_status, tail_logs
 from workers.toolio import ToolOutput
 
+T = TypeVar("T")
 CONNECT_BACKOFF_S = (0.005, 0.01, 0.02, 0.05)
 STATUS_CHECK_INTERVAL_S = 0.5
 
@@ -116,6 +118,35 @@ class Sandbox:
         if reply.get("is_error"):
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
 
+    # --- after the agent: outputs and checks ---------------------------------------------------------
+    def glob(self, patterns: list[str], limit: int) -> dict[str, Any]:
+        """Files matching ``patterns`` (at most ``limit``): ``{"files": [{path, size}], "unmatched"}``."""
+        reply, _ = self._request({"op": Op.GLOB, "patterns": patterns, "limit": limit},
+                                 self.settings.tool_timeout_s)
+        if reply.get("is_error"):
+            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        return dict(reply.get("data") or {})
+
+    def get_file(self, path: str, on_chunk: Callable[[bytes], None]) -> dict[str, Any]:
+        """Stream the file at ``path`` out of the sandbox, chunk by chunk, to ``on_chunk``. Returns
+        the executor's trailer ``{"ok", "size", "sha256"}``; SandboxError when it cannot be read."""
+        message = {"op": Op.GET_FILE, "path": path, "chunk_bytes": self.settings.outputs_chunk_kb * 1024}
+        reply, trailer = self._request_stream(message, on_chunk)
+        if reply.get("is_error") or trailer is None:
+            raise SandboxError(str(reply.get("text")))
+        if not trailer.get("ok"):
+            raise SandboxError(f"get_file {path}: {trailer.get('error')}")
+        return trailer
+
+    def exec(self, command: str, timeout_s: float, max_output_bytes: int) -> dict[str, Any]:
+        """Run ``command`` in the sandbox to its end or timeout: exit code, duration, output tail."""
+        message = {"op": Op.EXEC, "command": command, "timeout_s": timeout_s,
+                   "max_output_bytes": max_output_bytes}
+        reply, _ = self._request(message, timeout_s + self.settings.tool_timeout_s)
+        if reply.get("is_error"):
+            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        return dict(reply.get("data") or {})
+
     def stop(self) -> None:
         """Remove the container and its socket directory; safe to call more than once, and
         again after a failed removal (the Docker engine was busy): it retries the removal."""
@@ -139,10 +170,21 @@ class Sandbox:
     def _request(
         self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None
     ) -> tuple[dict[str, Any], bytes | None]:
+        return self._guarded(message, timeout_s, lambda: self.channel.request(message, timeout_s, payload))
+
+    def _request_stream(
+        self, message: dict[str, Any], on_chunk: Callable[[bytes], None]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        timeout_s = self.settings.tool_timeout_s
+        stream = self.channel.request_stream
+        return self._guarded(message, timeout_s, lambda: stream(message, timeout_s, on_chunk))
+
+    def _guarded(self, message: dict[str, Any], timeout_s: float, exchange: Callable[[], T]) -> T:
+        """Run one exchange on the channel, its failures typed (timeout, channel gone)."""
         if self._stopped:
             raise SandboxGoneError(f"sandbox {self.container_id[:12]} was stopped")
         try:
-            return self.channel.request(message, timeout_s, payload)
+            return exchange()
         except TimeoutError as exc:
             self.channel.close()  # the stream is out of step now: reconnect on the next call
             raise ToolTimeoutError(
