@@ -10,7 +10,7 @@ import time
 import anthropic
 import redis
 
-from core.models import resolve_model
+from core.catalog import resolve_model
 from tests.fake_api import FakeAnthropicAPI, reply, text
 from tests.loop.conftest import FAST, FakeClock, FakeSandbox, make_spec
 from workers.agent.loop import run_session
