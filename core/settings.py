@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     api_max_retries: int = 6
     api_timeout_s: float = 600.0
+    # Read responses as server-sent events (the SDK's stream helpers): a long generation (max_tokens
+    # up to 128K) keeps the connection busy instead of waiting on one read timeout.
+    api_stream: bool = True
     # Active until at least 2027-09-28, the toolset, $2/$10 (TOOLS.md §10.5); Sonnet 4.5 retired.
     default_model: str = "claude-sonnet-5-5"
     # text_editor_20250728's max_characters (truncation of `view`); None: the executor's default.
