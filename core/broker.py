@@ -21,6 +21,7 @@ from core.settings import Settings
 RUN_TASK = "nightshift.run"
 FIRE_SCHEDULE_TASK = "nightshift.fire_schedule"
 CHECK_SCHEDULES_TASK = "nightshift.check_schedules"  # daily: which schedules' models break when
+REPORT_TASK = "nightshift.report"  # render a run's report.html again (nightshift report RUN)
 REFRESH_MODELS_TASK = "nightshift.refresh_models"  # daily: the Models API into the Redis catalog cache
 PRIORITY_STEPS = list(range(10))
 QUEUE_SEP = "\x06\x16"  # kombu's default separator between a queue name and its priority step

@@ -19,15 +19,16 @@ from functools import cached_property
 import redis as redis_lib
 from celery import Celery
 
-from core import broker, logs
+from core import broker, events, logs
 from core.catalog import Catalog, catalog_for
 from core.errors import EnqueueError, RunNotFound
+from core.events import EventType
 from core.records import CANCEL_REASON, CancelOutcome, Records, RunRecord
 from core.settings import Settings, load_settings
 from core.states import RunState, Verdict
 from scheduler import catalogview, junit, morning, present
 from scheduler.enqueue import Batch, enqueue_batch
-from scheduler.follow import follow
+from scheduler.follow import await_event, follow
 from scheduler.taskfile import Checks, LoadedTask, load_files
 from scheduler.yamlfile import InvalidFile
 
@@ -152,6 +153,23 @@ def cmd_junit(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
+def cmd_report(args: argparse.Namespace, ctx: Context) -> int:
+    """A worker renders the run's report.html again from its stored artifacts (workers hold the
+    store's credentials); this waits for its word on the run's event stream."""
+    ctx.records.get(args.run)  # an unknown run is a clear error before anything is sent
+    cursor = events.last_id(ctx.redis, args.run)
+    ctx.celery.send_task(broker.REPORT_TASK, args=[args.run], queue=ctx.settings.queue_name)
+    done = await_event(ctx.redis, args.run, EventType.REPORT_RENDERED, cursor, args.timeout)
+    if done is None:
+        err(f"{args.run}: no worker rendered the report within {args.timeout:.0f} s (is a worker running?)")
+        return FAILED
+    if done.get("error"):
+        err(f"{args.run}: the report could not be rendered: {done['error']}")
+        return FAILED
+    out(f"report: {done['url']}")
+    return OK
+
+
 def cmd_summary(args: argparse.Namespace, ctx: Context) -> int:
     since = time.time() - morning.span_s(args.since)
     out(morning.summary(ctx.records.since(since), since))
@@ -228,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     junit_cmd = _add(sub, "junit", cmd_junit, "write a batch as JUnit XML")
     junit_cmd.add_argument("batch")
     junit_cmd.add_argument("out", metavar="OUT.xml")
+    report = _add(sub, "report", cmd_report, "render a run's report.html again from its stored artifacts")
+    report.add_argument("run")
+    report.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a worker")
     summary = _add(sub, "summary", cmd_summary, "runs by state and verdict, failures, cost, slowest")
     summary.add_argument("--since", default="12h", help="a time span: 30m, 12h, 2d (default 12h)")
     status = _add(sub, "status", cmd_status, "one run's state, or counts of all runs")

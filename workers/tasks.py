@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Celery, Task
 
-from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK
+from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK, REPORT_TASK
 from core.settings import Settings
 from workers.runtime import Runtime
 
@@ -35,6 +35,12 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         from workers.fleet.reaper import reap_once
 
         return reap_once(self.runtime, app)
+
+    @app.task(name=REPORT_TASK, base=RuntimeTask, bind=True, ignore_result=True)
+    def report(self: RuntimeTask, run_id: str) -> None:
+        from workers.artifacts.rerender import rerender_run
+
+        rerender_run(self.runtime.records, self.runtime.store, run_id)
 
     @app.task(name=REFRESH_MODELS_TASK, base=RuntimeTask, bind=True, ignore_result=True)
     def refresh_models(self: RuntimeTask) -> int | None:
