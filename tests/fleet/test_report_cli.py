@@ -35,8 +35,8 @@ def test_a_lost_report_is_rendered_again_and_the_manifest_stays_true(fleet: Flee
 
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.strip() == f"report: {page.as_uri()}"
-    again_page = page.read_text()
-    assert run_id in again_page and again_page.count("class=step ") == first.decode().count("class=step ") == 2
+    again_page, steps = page.read_text(), "class=step "
+    assert run_id in again_page and again_page.count(steps) == first.decode().count(steps) == 2
     assert verify(store, record.artifact_prefix) == []
 
 
