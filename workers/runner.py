@@ -4,6 +4,7 @@ its artifacts; a finished run is never run again."""
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from contextlib import ExitStack
@@ -12,11 +13,13 @@ from typing import Any
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
-from core import labels
+from core import labels, redact
 from core.errors import MissingSecret, NightshiftError, SetupFailed, is_retryable
 from core.events import EventType
 from core.models import ModelConfig
 from core.records import RunRecord
+from core.redact import Redactor
+from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
 from workers.agent.model_client import model_config_for
@@ -68,23 +71,30 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
 
 
 class Attempt:
-    """Attempt N+1 of a run: its own artifact prefix, so a dead attempt's artifacts are kept."""
+    """Attempt N+1 of a run: its own artifact prefix, so a dead attempt's artifacts are kept.
+
+    Its one ``Redactor`` (the task's secret values and the worker's own credentials) is built here
+    and sits at every boundary bytes leave by: the artifacts, the records and events in Redis, and
+    (through the context) every log line of this attempt."""
 
     def __init__(self, rt: Runtime, record: RunRecord) -> None:
         self.rt = rt
         self.run_id = record.run_id
         self.attempt = record.attempt + 1
         self.spec = TaskSpec.model_validate_json(record.spec_json)
-        self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
+        self.redactor = Redactor([*self._secret_values(), *worker_credentials(rt.settings)])
+        self.records = rt.records.redacted(self.redactor)
+        self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt,
+                                                  self.redactor)
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
 
     def run(self) -> dict[str, Any]:
-        with structlog.contextvars.bound_contextvars(attempt=self.attempt):
+        with structlog.contextvars.bound_contextvars(attempt=self.attempt), redact.active(self.redactor):
             return self._run()
 
     def _run(self) -> dict[str, Any]:
-        moved = self.rt.records.transition(
+        moved = self.records.transition(
             self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
@@ -99,9 +109,9 @@ class Attempt:
             with ExitStack() as stack:
                 sandbox = self._start_sandbox(secrets)
                 stack.callback(sandbox.stop)
-                stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
+                stack.enter_context(CancelWatcher(self.records, self.run_id, sandbox.stop))
                 self._prepare(sandbox)
-                return self._play(sandbox, secrets)
+                return self._play(sandbox)
         except SoftTimeLimitExceeded:
             return RunResult(RunState.FAILED, StopReason.TIME_LIMIT, error="the run passed its time limit")
         except NightshiftError as exc:
@@ -120,10 +130,22 @@ class Attempt:
         self.log.warning("attempt failed, will retry", error=str(exc), kind=type(exc).__name__)
         self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": EventType.RETRYING,
                                  "error": str(exc)})
-        self.rt.records.event(self.run_id, EventType.RETRYING, attempt=self.attempt, error=str(exc))
+        self.records.event(self.run_id, EventType.RETRYING, attempt=self.attempt, error=str(exc))
         countdown_s = settings.retry_delay_s * self.attempt
         hold_for_retry(self.rt.redis, self.run_id, countdown_s + settings.lease_ttl_s)
-        raise RetryRun(exc, countdown_s)
+        raise RetryRun(self._redacted(exc), countdown_s)
+
+    def _redacted(self, exc: NightshiftError) -> NightshiftError:
+        """``exc`` with a redacted message: Celery logs the cause of a retry on its own."""
+        text = self.redactor.text(str(exc))
+        if text == str(exc):
+            return exc
+        clean = copy.copy(exc)
+        clean.args = (text,)
+        return clean
+
+    def _secret_values(self) -> list[str]:
+        return [os.environ[name] for name in self.spec.secrets if name in os.environ]
 
     def _secrets(self) -> dict[str, str]:
         missing = [name for name in self.spec.secrets if name not in os.environ]
@@ -140,12 +162,12 @@ class Attempt:
             run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
             labels=sandbox_labels, env=secrets, image=self.spec.image,
         )
-        self.rt.records.update(self.run_id, container_id=sandbox.container_id)
+        self.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
 
     def _prepare(self, sandbox: Sandbox) -> None:
         for index, file in enumerate(self.spec.files):
-            sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
+            sandbox.put_file(file.dest, self.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()
         group = tool_group(self.spec, self._model_config())
         for number, command in enumerate(self.spec.setup, start=1):
@@ -159,17 +181,17 @@ class Attempt:
             return ModelConfig()
         return model_config_for(self.spec.model or self.rt.settings.default_model, self.rt.settings)
 
-    def _hooks(self, secrets: dict[str, str]) -> Hooks:
-        progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context
+    def _hooks(self) -> Hooks:
+        progress = ProgressHook(self.records, self.run_id)  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
-        transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
+        transcript = TranscriptHook(self.artifacts)
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
         return HookChain(transcript, progress, limiter)
 
-    def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
-        self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
-        hooks = self._hooks(secrets)
+    def _play(self, sandbox: Sandbox) -> RunResult:
+        self.records.transition(self.run_id, RunState.RUNNING, self.attempt)
+        hooks = self._hooks()
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
         from workers.agent.loop import run_session
@@ -179,17 +201,23 @@ class Attempt:
 
     def _finish(self, outcome: RunResult) -> RunResult:
         """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""
-        if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):
+        if outcome.state != RunState.CANCELLED and self.records.cancel_requested(self.run_id):
             outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
                                 usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
         summary = outcome.to_dict() | {"run_id": self.run_id, "attempt": self.attempt,
                                        "wall_s": round(time.monotonic() - self.started, 3)}
         self.artifacts.finalize(summary)
         fields = _record_fields(outcome)
-        self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
+        self.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd)
         return outcome
+
+
+def worker_credentials(settings: Settings) -> list[str]:
+    """The worker's own secrets: redacted from every run too, should a tool or error echo them."""
+    held = (settings.anthropic_api_key, settings.s3_secret_access_key, settings.api_token)
+    return [value.get_secret_value() for value in held if value is not None]
 
 
 def _record_fields(outcome: RunResult) -> dict[str, Any]:
