@@ -5,6 +5,7 @@ its artifacts; a finished run is never run again."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from contextlib import ExitStack
@@ -34,7 +35,10 @@ from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.runtime import Runtime
+from workers.sandbox.egress import Admission
 from workers.sandbox.sandbox import Sandbox
+
+EGRESS_LOG = "egress.jsonl"
 
 
 class RetryRun(Exception):
@@ -107,8 +111,9 @@ class Attempt:
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
-                sandbox = self._start_sandbox(secrets)
+                sandbox = self._start_sandbox(secrets, stack)
                 stack.callback(sandbox.stop)
+                self._admit(sandbox)
                 stack.enter_context(CancelWatcher(self.records, self.run_id, sandbox.stop))
                 self._prepare(sandbox)
                 return self._play(sandbox)
@@ -153,17 +158,41 @@ class Attempt:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
         return {name: os.environ[name] for name in self.spec.secrets}
 
-    def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
+    def _start_sandbox(self, secrets: dict[str, str], stack: ExitStack) -> Sandbox:
+        """Start the sandbox; an allowlisted one on the egress network, its proxy made ready first
+        (no proxy, no run: it never falls back to an open network)."""
+        network: bool | str = self.spec.network_mode == "internet"
+        env = dict(secrets)
+        if self.spec.network_mode == "allowlist":
+            env.update(self.rt.egress.proxy_env(self.rt.egress.ensure()))
+            network = self.rt.egress.name
+            stack.callback(self._close_egress)  # after the sandbox stopped: its tunnels are logged
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
                                             self.rt.settings.queue_name)
         sandbox = self.rt.launcher.start(
-            run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
-            labels=sandbox_labels, env=secrets, image=self.spec.image,
+            run_id=self.run_id, width=width, height=height, network=network,
+            labels=sandbox_labels, env=env, image=self.spec.image,
         )
         self.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
+
+    def _admit(self, sandbox: Sandbox) -> None:
+        """Give an allowlisted sandbox its rules at the proxy, before anything in it runs."""
+        self.admission: Admission | None = None
+        if not isinstance(self.spec.network, str):
+            self.admission = self.rt.egress.admit(sandbox.container, self.run_id, self.spec.network.rules())
+
+    def _close_egress(self) -> None:
+        """Write what the sandbox reached (or tried to) as egress.jsonl, then drop its rules."""
+        admission = getattr(self, "admission", None)
+        if admission is None:
+            return
+        self.rt.egress.release(admission)
+        lines = [json.dumps(entry, sort_keys=True) for entry in self.rt.egress.requests(admission)]
+        data = "".join(f"{line}\n" for line in lines).encode()
+        self.artifacts.put(EGRESS_LOG, data, "application/x-ndjson")
 
     def _prepare(self, sandbox: Sandbox) -> None:
         for index, file in enumerate(self.spec.files):
