@@ -91,7 +91,7 @@ class NetworkAllow(_Strict):
 
 def _rule(pattern: str) -> EgressRule:
     host, _, port = pattern.lower().partition(":")
-    if _is_ip(host.strip("[]")):
+    if pattern.startswith("[") or _is_ip(host) or _is_ip(pattern):
         raise ValueError(f"{pattern!r}: IP addresses cannot be allowed, only host names")
     match = _ALLOW.match(pattern.lower())
     if not match or "." not in host:
@@ -129,6 +129,16 @@ class TaskSpec(_Strict):
     tags: list[str] = Field(default_factory=list)
     priority: int = Field(5, ge=0, le=9)
     steps: list[ScriptStep] = Field(default_factory=list)
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network(cls, network: Any) -> Any:
+        """One clear error per field (rather than one per shape the union could have taken)."""
+        if isinstance(network, dict | NetworkAllow):
+            return NetworkAllow.model_validate(network)
+        if network not in ("none", "internet"):
+            raise ValueError("network must be none, internet or {allow: [host, ...]}")
+        return network
 
     @field_validator("display")
     @classmethod

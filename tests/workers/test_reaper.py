@@ -4,6 +4,7 @@ Containers here are small stand-ins (the sandbox image running ``sleep``) with a
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -256,3 +257,16 @@ def test_stale_socket_directories_without_a_sandbox_are_swept_young_ones_kept(rt
         assert sorted(p.name for p in parent.iterdir()) == sorted([live.name, "nightshift-young-1"])
     finally:
         live.remove(force=True)
+
+
+def test_egress_rules_of_sandboxes_that_are_gone_are_swept(rt: Runtime) -> None:
+    live = stand_in(rt, "run-egress-live")
+    gone = stand_in(rt, "run-egress-gone")
+    rt.egress.rules_dir.mkdir(parents=True, exist_ok=True)
+    for ip, container in (("10.9.0.2", live), ("10.9.0.3", gone)):
+        rules = {"container_id": container.id, "rules": []}
+        (rt.egress.rules_dir / f"{ip}.json").write_text(json.dumps(rules))
+    gone.remove(force=True)
+
+    assert rt.egress.sweep() == 1
+    assert sorted(p.name for p in rt.egress.rules_dir.iterdir()) == ["10.9.0.2.json"]

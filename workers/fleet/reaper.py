@@ -114,11 +114,18 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
     return resumed
 
 
+def reap_local(rt: Runtime) -> int:
+    """This machine's share: dead sandboxes, their socket directories, their egress rules."""
+    settings = rt.settings
+    removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
+                              settings.sandbox_socket_dir)
+    rt.egress.sweep()
+    return removed
+
+
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
-    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name,
-                              rt.settings.sandbox_socket_dir)
-    return {"resumed": resumed, "removed": removed}
+    return {"resumed": resumed, "removed": reap_local(rt)}
 
 
 class ContainerReaper:
@@ -138,9 +145,7 @@ class ContainerReaper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                settings = self.rt.settings
-                reap_containers(self.rt.docker, self.rt.records, self.rt.redis, settings.queue_name,
-                                settings.sandbox_socket_dir)
+                reap_local(self.rt)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
             self._stop.wait(self.interval_s)

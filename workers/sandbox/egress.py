@@ -176,6 +176,21 @@ class EgressProxy:
         mine = [e for e in entries if e and e["client"] == admission.ip and e["time"] >= admission.since - 1]
         return [{k: v for k, v in e.items() if k != "client"} for e in mine]
 
+    def sweep(self) -> int:
+        """Remove the rule files of sandboxes that no longer exist (their worker died before it
+        could release them), so an address handed to a new sandbox carries no old list."""
+        swept = 0
+        for path in self.rules_dir.glob("*.json") if self.rules_dir.is_dir() else ():
+            try:
+                container_id = json.loads(path.read_text())["container_id"]
+                self.docker.containers.get(container_id)
+            except docker.errors.NotFound:
+                path.unlink(missing_ok=True)
+                swept += 1
+            except (OSError, ValueError, KeyError, TypeError, docker.errors.APIError):
+                continue
+        return swept
+
     def _write_rules(self, name: str, data: bytes) -> None:
         self.rules_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.rules_dir)
