@@ -86,10 +86,12 @@ class Attempt:
         self.run_id = record.run_id
         self.attempt = record.attempt + 1
         self.spec = TaskSpec.model_validate_json(record.spec_json)
-        self.redactor = Redactor([*self._secret_values(), *worker_credentials(rt.settings)])
+        self.secrets = {name: os.environ[name] for name in self.spec.secrets if name in os.environ}
+        self.redactor = Redactor([*self.secrets.values(), *worker_credentials(rt.settings)])
         self.records = rt.records.redacted(self.redactor)
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt,
                                                   self.redactor)
+        self.admission: Admission | None = None  # an allowlisted sandbox's place at the egress proxy
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
 
@@ -111,7 +113,8 @@ class Attempt:
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
-                sandbox = self._start_sandbox(secrets, stack)
+                stack.callback(self._close_egress)  # after the sandbox stopped: its tunnels are logged
+                sandbox = self._start_sandbox(secrets)
                 stack.callback(sandbox.stop)
                 self._admit(sandbox)
                 stack.enter_context(CancelWatcher(self.records, self.run_id, sandbox.stop))
@@ -149,16 +152,13 @@ class Attempt:
         clean.args = (text,)
         return clean
 
-    def _secret_values(self) -> list[str]:
-        return [os.environ[name] for name in self.spec.secrets if name in os.environ]
-
     def _secrets(self) -> dict[str, str]:
-        missing = [name for name in self.spec.secrets if name not in os.environ]
+        missing = [name for name in self.spec.secrets if name not in self.secrets]
         if missing:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
-        return {name: os.environ[name] for name in self.spec.secrets}
+        return self.secrets
 
-    def _start_sandbox(self, secrets: dict[str, str], stack: ExitStack) -> Sandbox:
+    def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
         """Start the sandbox; an allowlisted one on the egress network, its proxy made ready first
         (no proxy, no run: it never falls back to an open network)."""
         network: bool | str = self.spec.network_mode == "internet"
@@ -166,7 +166,6 @@ class Attempt:
         if self.spec.network_mode == "allowlist":
             env.update(self.rt.egress.proxy_env(self.rt.egress.ensure()))
             network = self.rt.egress.name
-            stack.callback(self._close_egress)  # after the sandbox stopped: its tunnels are logged
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
@@ -180,17 +179,15 @@ class Attempt:
 
     def _admit(self, sandbox: Sandbox) -> None:
         """Give an allowlisted sandbox its rules at the proxy, before anything in it runs."""
-        self.admission: Admission | None = None
         if not isinstance(self.spec.network, str):
             self.admission = self.rt.egress.admit(sandbox.container, self.run_id, self.spec.network.rules())
 
     def _close_egress(self) -> None:
         """Write what the sandbox reached (or tried to) as egress.jsonl, then drop its rules."""
-        admission = getattr(self, "admission", None)
-        if admission is None:
+        if self.admission is None:
             return
-        self.rt.egress.release(admission)
-        lines = [json.dumps(entry, sort_keys=True) for entry in self.rt.egress.requests(admission)]
+        self.rt.egress.release(self.admission)
+        lines = [json.dumps(entry, sort_keys=True) for entry in self.rt.egress.requests(self.admission)]
         data = "".join(f"{line}\n" for line in lines).encode()
         self.artifacts.put(EGRESS_LOG, data, "application/x-ndjson")
 

@@ -155,17 +155,25 @@ class Sandbox:
     def _reconnect(self, timeout_s: float) -> None:
         """Take the executor's next connection, watching the container while waiting for it."""
         deadline = time.monotonic() + timeout_s
-        while True:
-            if self.channel.finished:
-                raise protocol.ProtocolError("channel closed for good: the sandbox was stopped")
-            try:
-                self.channel.connect(min(STATUS_CHECK_INTERVAL_S, max(0.01, deadline - time.monotonic())))
-                return
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    raise
-                if not container_status(self.container).running:
-                    raise protocol.ProtocolError("the executor is gone and did not connect again") from None
+        self.channel.busy = True  # a stop() meanwhile must not close the listener under accept()
+        try:
+            while not self._accepted(deadline):
+                pass
+        finally:
+            self.channel.busy = False
+
+    def _accepted(self, deadline: float) -> bool:
+        if self.channel.finished:
+            raise protocol.ProtocolError("channel closed for good: the sandbox was stopped")
+        try:
+            self.channel.connect(min(STATUS_CHECK_INTERVAL_S, max(0.01, deadline - time.monotonic())))
+            return True
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+            if not container_status(self.container).running:
+                raise protocol.ProtocolError("the executor is gone and did not connect again") from None
+            return False
 
     def connect(self, deadline: float) -> None:
         """Connect to the executor as soon as its socket answers, or raise SandboxStartError."""
