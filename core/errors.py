@@ -37,6 +37,11 @@ class ModelAPIError(NightshiftError):
         self.kind = kind
 
 
+class EgressUnavailable(SandboxError):
+    """The fleet's egress proxy is not running or not ready: an allowlisted run cannot start (it
+    never falls back to an open network). Not retried: a proxy that will not come up stays down."""
+
+
 class ConfigError(NightshiftError):
     """The worker is not configured for what the run needs (e.g. no API key for a Claude task)."""
 

@@ -24,6 +24,7 @@ from redis import Redis
 from core import events, inputs, keys
 from core.errors import RunNotFound
 from core.events import EventType
+from core.redact import NOTHING, Redactor
 from core.spec import TaskSpec
 from core.states import TERMINAL, RunState, StopReason, Verdict, run_state
 
@@ -107,10 +108,16 @@ CANCEL_REASON = "cancelled by user"
 
 
 class Records:
-    """Every read and write of run records, bound to one Redis client."""
+    """Every read and write of run records, bound to one Redis client. A worker writes through
+    ``redacted(redactor)``: every field and event it sets passes the run's redactor first."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, redactor: Redactor = NOTHING) -> None:
         self.redis = redis
+        self.redactor = redactor
+
+    def redacted(self, redactor: Redactor) -> Records:
+        """The same records, with every field and event written passing ``redactor`` first."""
+        return Records(self.redis, redactor)
 
     def create(
         self,
@@ -170,6 +177,7 @@ class Records:
 
         ``expect``: move only from one of these states (e.g. cancel only a ``queued`` run)."""
         to_state = run_state(to_state)
+        updates = self.redactor.deep(updates)
         now = time.time()
         argv = _transition_args(to_state, attempt, now, expect, max_events, updates)
         run_keys = [keys.run(run_id), keys.run_events(run_id), keys.run_inputs(run_id)]
@@ -185,7 +193,7 @@ class Records:
 
     def update(self, run_id: str, **updates: Any) -> None:
         """Set fields (usage, cost, artifact prefix/url, container id, ...) without a state change."""
-        mapping = _checked(updates)
+        mapping = _checked(self.redactor.deep(updates))
         mapping["updated_at"] = _encode("updated_at", time.time())
         written = self.redis.eval(_UPDATE, 1, keys.run(run_id), *[x for p in mapping.items() for x in p])
         if not written:
@@ -237,7 +245,7 @@ class Records:
         return counts
 
     def event(self, run_id: str, type: EventType, **fields: Any) -> None:
-        events.append(self.redis, run_id, type, **fields)
+        events.append(self.redis, run_id, type, **self.redactor.deep(fields))
 
     def events(self, run_id: str, after: str = "0") -> builtins.list[dict[str, Any]]:
         return [e.data for e in events.read(self.redis, run_id, after)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,7 +48,21 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = 2048
     sandbox_cpus: float = 1.0
     sandbox_pids_limit: int = 1024
-    sandbox_tmpfs_mb: int = 512
+    # The sandbox's writable space is tmpfs, and tmpfs pages count against the memory limit: these
+    # sizes plus what the desktop and its apps need (the reserve) must fit in sandbox_memory_mb, so
+    # a full disk is "No space left on device", never an out-of-memory kill of the whole desktop.
+    sandbox_tmp_mb: int = Field(256, ge=16)
+    sandbox_home_mb: int = Field(384, ge=16)
+    sandbox_var_tmp_mb: int = Field(64, ge=1)
+    sandbox_run_user_mb: int = Field(16, ge=1)
+    sandbox_shm_mb: int = Field(256, ge=16, description="/dev/shm: Firefox and X shared memory")
+    sandbox_process_reserve_mb: int = Field(1024, ge=256, description="desktop, Firefox, LibreOffice")
+    # The fleet's egress proxy (network: {allow: [...]}): one squid container per worker host and
+    # queue, on an internal Docker network of its own; rule files per sandbox under egress_rules_dir.
+    egress_image: str = "nightshift-egress:latest"
+    egress_rules_dir: Path = Path("/tmp/nightshift-egress")
+    egress_ready_timeout_s: float = 30.0
+    egress_memory_mb: int = 256
     sandbox_start_timeout_s: float = 30.0
     sandbox_ready_timeout_s: float = 20.0
     tool_timeout_s: float = 180.0
@@ -121,6 +135,24 @@ class Settings(BaseSettings):
     s3_read_timeout_s: float = 30.0
     s3_max_attempts: int = Field(3, ge=1, description="botocore attempts before the spool takes over")
     spool_flush_interval_s: float = Field(15.0, gt=0, description="background upload of spooled objects")
+
+
+    @model_validator(mode="after")
+    def _tmpfs_fits_in_memory(self) -> Settings:
+        if self.sandbox_tmpfs_budget_mb + self.sandbox_process_reserve_mb > self.sandbox_memory_mb:
+            raise ValueError(
+                f"sandbox tmpfs mounts ({self.sandbox_tmpfs_budget_mb} MiB) plus the process reserve "
+                f"({self.sandbox_process_reserve_mb} MiB) exceed sandbox_memory_mb "
+                f"({self.sandbox_memory_mb}): "
+                "a full disk would get the sandbox killed for memory; shrink the mounts or raise the limit"
+            )
+        return self
+
+    @property
+    def sandbox_tmpfs_budget_mb(self) -> int:
+        """Every tmpfs of a sandbox together (/tmp, home, /var/tmp, /run/user, /dev/shm)."""
+        return (self.sandbox_tmp_mb + self.sandbox_home_mb + self.sandbox_var_tmp_mb
+                + self.sandbox_run_user_mb + self.sandbox_shm_mb)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -11,6 +12,9 @@ from core.toolset import COMPUTER_MEMBERS
 
 _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
 _SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_ALLOW = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:(?P<port>\d{{1,5}}))?$")
+DEFAULT_PORTS = (80, 443)
 
 
 class _Strict(BaseModel):
@@ -88,6 +92,52 @@ class ComputerOptions(_Strict):
         return names
 
 
+class EgressRule(_Strict):
+    """One allowed destination: a host (``*.`` for any subdomain) and the ports it may be reached on."""
+
+    host: str
+    ports: tuple[int, ...] = DEFAULT_PORTS  # the proxy's helper (egress_image/) matches requests
+
+
+class NetworkAllow(_Strict):
+    """``network: {allow: ["*.wikipedia.org", "staging.example.com:443"]}``: the sandbox reaches
+    these hosts (HTTP and HTTPS, through the fleet's egress proxy) and nothing else. A host without
+    a port allows 80 and 443; ``*.example.com`` allows every subdomain of example.com, not
+    example.com itself. IP literals are refused: the proxy resolves names, the sandbox never does."""
+
+    allow: list[str] = Field(min_length=1, max_length=200)
+
+    @field_validator("allow")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            _rule(pattern)
+        return [pattern.lower() for pattern in patterns]
+
+    def rules(self) -> list[EgressRule]:
+        return [_rule(pattern) for pattern in self.allow]
+
+
+def _rule(pattern: str) -> EgressRule:
+    host, _, port = pattern.lower().partition(":")
+    if pattern.startswith("[") or _is_ip(host) or _is_ip(pattern):
+        raise ValueError(f"{pattern!r}: IP addresses cannot be allowed, only host names")
+    match = _ALLOW.match(pattern.lower())
+    if not match or "." not in host:
+        raise ValueError(f"{pattern!r} is not a host name, '*.' + a domain, optionally with ':port'")
+    if port and not 1 <= int(port) <= 65535:
+        raise ValueError(f"{pattern!r}: port must be between 1 and 65535")
+    return EgressRule(host=host, ports=(int(port),) if port else DEFAULT_PORTS)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 class TaskSpec(_Strict):
     name: str = Field(min_length=1, max_length=200)
     agent: Literal["claude", "script"] = "claude"
@@ -100,7 +150,7 @@ class TaskSpec(_Strict):
     max_tokens: int | None = Field(None, ge=1, le=128_000)
     thinking: Thinking | None = None
     budgets: Budgets = Field(default_factory=lambda: Budgets.model_validate({}))
-    network: Literal["none", "internet"] = "none"
+    network: Literal["none", "internet"] | NetworkAllow = "none"
     image: str | None = None
     files: list[FileSpec] = Field(default_factory=list)
     setup: list[str] = Field(default_factory=list, description="bash commands run before the agent")
@@ -111,6 +161,16 @@ class TaskSpec(_Strict):
     steps: list[ScriptStep] = Field(default_factory=list)
     outputs: list[str] = Field(default_factory=list, description="absolute paths or globs to collect")
     checks: list[CheckSpec] = Field(default_factory=list)
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network(cls, network: Any) -> Any:
+        """One clear error per field (rather than one per shape the union could have taken)."""
+        if isinstance(network, dict | NetworkAllow):
+            return NetworkAllow.model_validate(network)
+        if network not in ("none", "internet"):
+            raise ValueError("network must be none, internet or {allow: [host, ...]}")
+        return network
 
     @field_validator("display")
     @classmethod
@@ -161,6 +221,11 @@ class TaskSpec(_Strict):
             if self.steps:
                 raise ValueError("steps are only for agent: script")
         return self
+
+    @property
+    def network_mode(self) -> str:
+        """``none``, ``internet`` or ``allowlist``."""
+        return self.network if isinstance(self.network, str) else "allowlist"
 
     @property
     def display_size(self) -> tuple[int, int]:

@@ -4,6 +4,8 @@ its artifacts; a finished run is never run again."""
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import time
 from contextlib import ExitStack
@@ -12,11 +14,13 @@ from typing import Any
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
-from core import labels
+from core import labels, redact
 from core.errors import MissingSecret, NightshiftError, SetupFailed, is_retryable
 from core.events import EventType
 from core.models import ModelConfig
 from core.records import RunRecord
+from core.redact import Redactor
+from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
 from workers.after import AfterAgent, after_agent, not_run
@@ -35,7 +39,10 @@ from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.runtime import Runtime
+from workers.sandbox.egress import Admission
 from workers.sandbox.sandbox import Sandbox
+
+EGRESS_LOG = "egress.jsonl"
 
 
 class RetryRun(Exception):
@@ -72,25 +79,34 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
 
 
 class Attempt:
-    """Attempt N+1 of a run: its own artifact prefix, so a dead attempt's artifacts are kept."""
+    """Attempt N+1 of a run: its own artifact prefix, so a dead attempt's artifacts are kept.
+
+    Its one ``Redactor`` (the task's secret values and the worker's own credentials) is built here
+    and sits at every boundary bytes leave by: the artifacts, the records and events in Redis, and
+    (through the context) every log line of this attempt."""
 
     def __init__(self, rt: Runtime, record: RunRecord) -> None:
         self.rt = rt
         self.run_id = record.run_id
         self.attempt = record.attempt + 1
         self.spec = TaskSpec.model_validate_json(record.spec_json)
-        self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
+        self.secrets = {name: os.environ[name] for name in self.spec.secrets if name in os.environ}
+        self.redactor = Redactor([*self.secrets.values(), *worker_credentials(rt.settings)])
+        self.records = rt.records.redacted(self.redactor)
+        self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt,
+                                                  self.redactor)
+        self.admission: Admission | None = None  # an allowlisted sandbox's place at the egress proxy
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
         self.batch_id = record.batch_id
         self.after: AfterAgent | None = None  # set once outputs and checks have run
 
     def run(self) -> dict[str, Any]:
-        with structlog.contextvars.bound_contextvars(attempt=self.attempt):
+        with structlog.contextvars.bound_contextvars(attempt=self.attempt), redact.active(self.redactor):
             return self._run()
 
     def _run(self) -> dict[str, Any]:
-        moved = self.rt.records.transition(
+        moved = self.records.transition(
             self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
@@ -103,10 +119,12 @@ class Attempt:
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
+                stack.callback(self._close_egress)  # after the sandbox stopped: its tunnels are logged
                 sandbox = self._start_sandbox(secrets)
                 stack.callback(sandbox.stop)
-                watcher = stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
-                outcome = self._prepare_and_play(sandbox, secrets)
+                self._admit(sandbox)
+                watcher = stack.enter_context(CancelWatcher(self.records, self.run_id, sandbox.stop))
+                outcome = self._prepare_and_play(sandbox)
                 if outcome.state == RunState.CANCELLED:  # honoured: keep the sandbox for the outputs
                     watcher.__exit__()
                 self.after = after_agent(self.spec, sandbox, self.artifacts, self.rt.settings, outcome,
@@ -123,12 +141,12 @@ class Attempt:
             error = f"{type(exc).__name__}: {exc}"
             return RunResult(RunState.FAILED, StopReason.INTERNAL_ERROR, error=error)
 
-    def _prepare_and_play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
+    def _prepare_and_play(self, sandbox: Sandbox) -> RunResult:
         """The agent's part; a failure that will not be retried still leaves the sandbox to the
         outputs and checks."""
         try:
             self._prepare(sandbox)
-            return self._play(sandbox, secrets)
+            return self._play(sandbox)
         except NightshiftError as exc:
             if self._will_retry(exc):
                 raise
@@ -145,32 +163,62 @@ class Attempt:
         self.log.warning("attempt failed, will retry", error=str(exc), kind=type(exc).__name__)
         self.artifacts.finalize({"run_id": self.run_id, "attempt": self.attempt, "state": EventType.RETRYING,
                                  "error": str(exc)})
-        self.rt.records.event(self.run_id, EventType.RETRYING, attempt=self.attempt, error=str(exc))
+        self.records.event(self.run_id, EventType.RETRYING, attempt=self.attempt, error=str(exc))
         countdown_s = settings.retry_delay_s * self.attempt
         hold_for_retry(self.rt.redis, self.run_id, countdown_s + settings.lease_ttl_s)
-        raise RetryRun(exc, countdown_s)
+        raise RetryRun(self._redacted(exc), countdown_s)
+
+    def _redacted(self, exc: NightshiftError) -> NightshiftError:
+        """``exc`` with a redacted message: Celery logs the cause of a retry on its own."""
+        text = self.redactor.text(str(exc))
+        if text == str(exc):
+            return exc
+        clean = copy.copy(exc)
+        clean.args = (text,)
+        return clean
 
     def _secrets(self) -> dict[str, str]:
-        missing = [name for name in self.spec.secrets if name not in os.environ]
+        missing = [name for name in self.spec.secrets if name not in self.secrets]
         if missing:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
-        return {name: os.environ[name] for name in self.spec.secrets}
+        return self.secrets
 
     def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
+        """Start the sandbox; an allowlisted one on the egress network, its proxy made ready first
+        (no proxy, no run: it never falls back to an open network)."""
+        network: bool | str = self.spec.network_mode == "internet"
+        env = dict(secrets)
+        if self.spec.network_mode == "allowlist":
+            env.update(self.rt.egress.proxy_env(self.rt.egress.ensure()))
+            network = self.rt.egress.name
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
                                             self.rt.settings.queue_name)
         sandbox = self.rt.launcher.start(
-            run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
-            labels=sandbox_labels, env=secrets, image=self.spec.image,
+            run_id=self.run_id, width=width, height=height, network=network,
+            labels=sandbox_labels, env=env, image=self.spec.image,
         )
-        self.rt.records.update(self.run_id, container_id=sandbox.container_id)
+        self.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
+
+    def _admit(self, sandbox: Sandbox) -> None:
+        """Give an allowlisted sandbox its rules at the proxy, before anything in it runs."""
+        if not isinstance(self.spec.network, str):
+            self.admission = self.rt.egress.admit(sandbox.container, self.run_id, self.spec.network.rules())
+
+    def _close_egress(self) -> None:
+        """Write what the sandbox reached (or tried to) as egress.jsonl, then drop its rules."""
+        if self.admission is None:
+            return
+        self.rt.egress.release(self.admission)
+        lines = [json.dumps(entry, sort_keys=True) for entry in self.rt.egress.requests(self.admission)]
+        data = "".join(f"{line}\n" for line in lines).encode()
+        self.artifacts.put(EGRESS_LOG, data, "application/x-ndjson")
 
     def _prepare(self, sandbox: Sandbox) -> None:
         for index, file in enumerate(self.spec.files):
-            sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
+            sandbox.put_file(file.dest, self.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()
         if self.spec.agent == "claude":
             sandbox.use_image_tier(image_tier_for(self._model_config()))
@@ -187,17 +235,17 @@ class Attempt:
         model = self.spec.model or self.rt.settings.default_model
         return model_config_for(model, self.rt.settings, self.rt.redis)
 
-    def _hooks(self, secrets: dict[str, str]) -> Hooks:
-        progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context
+    def _hooks(self) -> Hooks:
+        progress = ProgressHook(self.records, self.run_id)  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
-        transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
+        transcript = TranscriptHook(self.artifacts)
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
         return HookChain(transcript, progress, limiter)
 
-    def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
-        self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
-        hooks = self._hooks(secrets)
+    def _play(self, sandbox: Sandbox) -> RunResult:
+        self.records.transition(self.run_id, RunState.RUNNING, self.attempt)
+        hooks = self._hooks()
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
         from workers.agent.loop import run_session
@@ -207,7 +255,7 @@ class Attempt:
 
     def _finish(self, outcome: RunResult) -> RunResult:
         """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""
-        if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):
+        if outcome.state != RunState.CANCELLED and self.records.cancel_requested(self.run_id):
             outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
                                 usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
         after = self.after or not_run(self.spec, f"the sandbox was not available ({outcome.stop_reason})")
@@ -216,7 +264,7 @@ class Attempt:
             "wall_s": round(time.monotonic() - self.started, 3)}
         self.artifacts.finalize(summary, report=lambda read: render(read, self.run_id))
         fields = _record_fields(outcome) | after.record_fields() | {"report_url": self.artifacts.url(REPORT)}
-        self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
+        self.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self._index()
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd, verdict=after.verdict)
@@ -231,6 +279,12 @@ class Attempt:
             write_index(self.rt.redis, self.rt.store, self.batch_id)
         except Exception as exc:
             self.log.warning("batch index not written", batch_id=self.batch_id, error=str(exc))
+
+
+def worker_credentials(settings: Settings) -> list[str]:
+    """The worker's own secrets: redacted from every run too, should a tool or error echo them."""
+    held = (settings.anthropic_api_key, settings.s3_secret_access_key, settings.api_token)
+    return [value.get_secret_value() for value in held if value is not None]
 
 
 def _record_fields(outcome: RunResult) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class Fleet:
         self.queue = f"q-{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
+            # this checkout's code, also for console scripts (an editable install may point elsewhere)
+            "PYTHONPATH": str(ROOT),
             "NIGHTSHIFT_REDIS_URL": redis_server.url,
             "NIGHTSHIFT_QUEUE_NAME": self.queue,
             "NIGHTSHIFT_ARTIFACTS_DIR": str(tmp / "artifacts"),

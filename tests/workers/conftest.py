@@ -53,6 +53,7 @@ def make_runtime(
             "queue_name": queue,
             "artifacts_dir": tmp_path / "artifacts",
             "sandbox_socket_dir": socket_dir,
+            "egress_rules_dir": tmp_path / "egress",
             "sandbox_start_timeout_s": 60.0,
             "sandbox_ready_timeout_s": 60.0,
             "tool_timeout_s": 120.0,

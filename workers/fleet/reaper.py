@@ -3,6 +3,9 @@
 Two halves, because containers are per machine and runs are fleet-wide:
 - ``reap_containers`` (every worker's main process, on a timer): removes local sandboxes whose run
   is finished, past its deadline, or orphaned (no live lease: its worker died).
+  With them go their executor socket directories, and any socket directory whose sandbox no longer
+  exists (a worker killed between creating one and removing it), after a grace for sandboxes still
+  starting.
 - ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
   about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
@@ -10,8 +13,10 @@ Two halves, because containers are per machine and runs are fleet-wide:
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import docker
 import redis
@@ -30,6 +35,7 @@ from workers.fleet.lease import lease_held
 from workers.runtime import Runtime
 
 IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
+SOCKET_DIR_GRACE_S = 300.0  # a socket directory this young may belong to a sandbox being created
 log = structlog.get_logger("nightshift.reaper")
 
 
@@ -51,8 +57,11 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
 
 
 def reap_containers(
-    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str
+    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str,
+    socket_dir: Path | None = None,
 ) -> int:
+    """Remove this fleet's dead sandboxes; with ``socket_dir``, also their socket directories and
+    every stale one there whose sandbox is gone."""
     removed = 0
     now = time.time()
     mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
@@ -62,12 +71,34 @@ def reap_containers(
             continue
         try:
             container.remove(force=True)
+            if socket_dir is not None:
+                shutil.rmtree(socket_dir / str(container.name), ignore_errors=True)
             removed += 1
             log.info("container removed", container=container.short_id,
                      run_id=container.labels.get(label.RUN_ID), reason=reason)
         except (NotFound, APIError):
             continue
+    if socket_dir is not None:
+        sweep_socket_dirs(docker_client, socket_dir)
     return removed
+
+
+def sweep_socket_dirs(
+    docker_client: docker.DockerClient, socket_dir: Path, grace_s: float = SOCKET_DIR_GRACE_S
+) -> int:
+    """Remove the per-sandbox socket directories (named after their container) whose container no
+    longer exists, once older than ``grace_s``. Returns how many were removed."""
+    if not socket_dir.is_dir():
+        return 0
+    alive = {c.name for c in docker_client.containers.list(all=True, filters={"label": label.SANDBOX})}
+    cutoff, swept = time.time() - grace_s, 0
+    for path in socket_dir.iterdir():
+        if path.name in alive or path.is_symlink() or not path.is_dir() or path.stat().st_mtime > cutoff:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        log.info("socket directory removed", path=str(path))
+        swept += 1
+    return swept
 
 
 def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
@@ -83,10 +114,18 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
     return resumed
 
 
+def reap_local(rt: Runtime) -> int:
+    """This machine's share: dead sandboxes, their socket directories, their egress rules."""
+    settings = rt.settings
+    removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
+                              settings.sandbox_socket_dir)
+    rt.egress.sweep()
+    return removed
+
+
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
-    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
-    return {"resumed": resumed, "removed": removed}
+    return {"resumed": resumed, "removed": reap_local(rt)}
 
 
 class ContainerReaper:
@@ -106,7 +145,7 @@ class ContainerReaper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
+                reap_local(self.rt)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
             self._stop.wait(self.interval_s)

@@ -8,8 +8,14 @@
     finally:
         sandbox.stop()
 
-One unix-socket channel per sandbox, bind-mounted from a per-run host directory; no ``docker exec``
-on the hot path.
+One unix-socket channel per sandbox; no ``docker exec`` on the hot path. The worker listens on a
+socket in a private per-run directory (0700, the worker's); only that socket file is bind-mounted,
+read-only, into the sandbox, where the executor dials it (workers/sandbox/channel.py). The sandbox
+cannot write a byte into the directory, plant a symlink there, or swap the socket.
+
+The sandbox's writable space is tmpfs only, sized so that all of it together stays below the
+memory limit (``Settings.sandbox_tmpfs_budget_mb``): a full disk is "No space left on device" and
+the desktop lives on, never an out-of-memory kill of the whole sandbox.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,7 +50,7 @@ class _RunSpec:
     image: str
     width: int
     height: int
-    network: bool
+    network: bool | str  # False: none, True: the default bridge, a name: that (egress) network
     labels: dict[str, str]
     env: dict[str, str]
 
@@ -61,7 +68,7 @@ class SandboxLauncher:
         width: int = 1024,
         height: int = 768,
         *,
-        network: bool = False,
+        network: bool | str = False,
         labels: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         image: str | None = None,
@@ -73,15 +80,17 @@ class SandboxLauncher:
         deadline = time.monotonic() + self.settings.sandbox_start_timeout_s
         name = f"nightshift-{_safe_name(run_id)}-{uuid.uuid4().hex[:8]}"
         socket_dir = self._socket_dir(name)
+        listener = _listen(socket_dir / protocol.SOCKET_NAME)
         try:
             spec = _RunSpec(
                 image or self.settings.sandbox_image, width, height, network, labels or {}, env or {}
             )
             container = self._run(name, socket_dir, spec)
         except Exception as exc:
+            listener.close()
             shutil.rmtree(socket_dir, ignore_errors=True)
             raise SandboxStartError(f"could not start sandbox {name}: {exc}") from exc
-        sandbox = Sandbox(container, socket_dir, self.settings)
+        sandbox = Sandbox(container, socket_dir, self.settings, listener)
         try:
             sandbox.connect(deadline)
         except BaseException:
@@ -93,17 +102,13 @@ class SandboxLauncher:
         parent = Path(self.settings.sandbox_socket_dir)
         parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = parent / name
-        path.mkdir(mode=0o700)
-        try:
-            os.chown(path, SANDBOX_UID, SANDBOX_UID)
-        except PermissionError:  # not root: let the sandbox user in; the parent stays private
-            path.chmod(0o777)
+        path.mkdir(mode=0o700)  # the worker's alone: the sandbox sees only the socket inside
         return path
 
     def _run(self, name: str, socket_dir: Path, spec: _RunSpec) -> Container:
         s = self.settings
-        tmpfs_opts = f"size={s.sandbox_tmpfs_mb}m"
-        user_opts = f"{tmpfs_opts},uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"
+        user = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"
+        socket_file = str(socket_dir / protocol.SOCKET_NAME)
         return self.docker.containers.run(
             spec.image,
             name=name,
@@ -113,20 +118,44 @@ class SandboxLauncher:
             security_opt=["no-new-privileges"],
             read_only=True,
             tmpfs={
-                "/tmp": f"{tmpfs_opts},mode=1777",
-                "/home/user": user_opts,
-                "/run/user/1000": f"size=16m,uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700",
-                "/var/tmp": f"{tmpfs_opts},mode=1777",
+                "/tmp": f"size={s.sandbox_tmp_mb}m,mode=1777",
+                "/home/user": f"size={s.sandbox_home_mb}m,{user}",
+                "/run/user/1000": f"size={s.sandbox_run_user_mb}m,{user}",
+                "/var/tmp": f"size={s.sandbox_var_tmp_mb}m,mode=1777",
             },
-            shm_size=f"{min(s.sandbox_tmpfs_mb, 512)}m",
-            network_mode="bridge" if spec.network else "none",
+            shm_size=f"{s.sandbox_shm_mb}m",
+            network_mode=_network_mode(spec.network),
             mem_limit=f"{s.sandbox_memory_mb}m",
             memswap_limit=f"{s.sandbox_memory_mb}m",
             nano_cpus=int(s.sandbox_cpus * 1e9),
             pids_limit=s.sandbox_pids_limit,
             init=True,
             labels={**spec.labels, label.SANDBOX: "1"},
-            environment={**spec.env, "WIDTH": str(spec.width), "HEIGHT": str(spec.height)},
-            volumes={str(socket_dir): {"bind": protocol.SOCKET_DIR_IN_SANDBOX, "mode": "rw"}},
+            environment={**spec.env, "WIDTH": str(spec.width), "HEIGHT": str(spec.height),
+                         protocol.DIAL_ENV: protocol.SOCKET_IN_SANDBOX},
+            volumes={socket_file: {"bind": protocol.SOCKET_IN_SANDBOX, "mode": "ro"}},
         )
+
+
+def _network_mode(network: bool | str) -> str:
+    if isinstance(network, str):
+        return network
+    return "bridge" if network else "none"
+
+
+def _listen(path: Path) -> socket.socket:
+    """The worker's end of the channel: a listening socket the sandbox user may connect to."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+        try:
+            os.chown(path, SANDBOX_UID, SANDBOX_UID)
+            path.chmod(0o600)
+        except PermissionError:  # not root: any uid may connect, but the 0700 directory hides it
+            path.chmod(0o666)
+        listener.listen(4)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
 
