@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+from core.broker import connect_redis
 from core.records import Records
+from core.settings import Settings
 from tests.conftest import ROOT, RedisServer
 
 VENV_BIN = Path(sys.executable).parent
@@ -47,7 +48,8 @@ class Fleet:
             **settings,
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.client = redis.Redis.from_url(redis_server.url)
+        # the observer rides out a Redis restart as the fleet's own clients do
+        self.client = connect_redis(Settings(redis_url=redis_server.url))
         self.client.flushdb()  # every fleet starts on a clean database (the server is session-wide)
         self.records = Records(self.client)
 
