@@ -1,7 +1,8 @@
 """Responses read as server-sent events through the SDK's stream helpers (the workers' default,
 ``settings.api_stream``, and the loop tests' ``FAST`` options): the run, its requests, usage and
-transcript are exactly those of the same run read whole; a turn cut by max_tokens is answered the
-same way; an ``error`` event after the 200 (the API overloaded mid-stream) is retried like a 529."""
+transcript are exactly those of the same run read whole; an ``error`` event after the 200 (the API
+overloaded mid-stream) is retried like a 529. Every other loop test streams too (``FAST``), so the
+cut-off parallel turns of test_api_edges.py are played as streams."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from tests.fake_api import FakeAnthropicAPI, Reply, reply, text, tool_use
-from tests.fake_usage import PromptCache, strip_markers
+from tests.fake_usage import PromptCache
 from tests.loop.conftest import FAST, FakeClock, FakeSandbox, RecordingHooks, Runner
-from workers.agent.toolrun import CUT_OFF
 
 STREAM = replace(FAST, stream=True)
 WHOLE = replace(FAST, stream=False)
@@ -48,19 +48,6 @@ def test_a_streamed_run_is_the_run_read_whole(api: FakeAnthropicAPI, run: Runner
     sent = [{k: v for k, v in r.body.items() if k != "stream"} for r in api.requests]
     assert sent[start:] == sent[:start]
 
-
-def test_a_streamed_turn_cut_inside_its_last_call_answers_that_one_as_an_error(
-    api: FakeAnthropicAPI, run: Runner, sandbox: FakeSandbox
-) -> None:
-    done = tool_use("computer", {"action": "screenshot"})
-    cut = tool_use("computer", {"action": "type"})
-    api.enqueue(reply(done, text("next"), cut, stop_reason="max_tokens"), reply(text("done")))
-    assert run(options=STREAM).state == "succeeded"
-    assert len(sandbox.calls) == 1 and api.requests[1].rejected is None
-    answers = {b["tool_use_id"]: b for b in strip_markers(api.requests[1].messages[-1]["content"])}
-    assert answers[cut["id"]]["is_error"] is True
-    assert answers[cut["id"]]["content"] == [{"type": "text", "text": CUT_OFF}]
-    assert "is_error" not in answers[done["id"]]
 
 
 def test_an_error_event_after_the_200_is_retried(
