@@ -13,7 +13,7 @@ import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
 from core import labels
-from core.errors import MissingSecret, NightshiftError, SetupFailed, is_retryable
+from core.errors import MissingSecret, NightshiftError, is_retryable
 from core.events import EventType
 from core.models import ModelConfig
 from core.records import RunRecord
@@ -36,6 +36,7 @@ from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.runtime import Runtime
 from workers.sandbox.sandbox import Sandbox
+from workers.setup import run_setup
 
 
 class RetryRun(Exception):
@@ -127,8 +128,9 @@ class Attempt:
         """The agent's part; a failure that will not be retried still leaves the sandbox to the
         outputs and checks."""
         try:
-            self._prepare(sandbox)
-            return self._play(sandbox, secrets)
+            hooks = self._hooks(secrets)
+            self._prepare(sandbox, hooks)
+            return self._play(sandbox, hooks)
         except NightshiftError as exc:
             if self._will_retry(exc):
                 raise
@@ -168,17 +170,13 @@ class Attempt:
         self.rt.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
 
-    def _prepare(self, sandbox: Sandbox) -> None:
+    def _prepare(self, sandbox: Sandbox, hooks: Hooks) -> None:
         for index, file in enumerate(self.spec.files):
             sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()
         if self.spec.agent == "claude":
             sandbox.use_image_tier(image_tier_for(self._model_config()))
-        group = tool_group(self.spec, self._model_config())
-        for number, command in enumerate(self.spec.setup, start=1):
-            output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})
-            if output.is_error or output.exit_status != 0:
-                raise SetupFailed(f"setup command {number} failed: {output.text[-2000:]}")
+        run_setup(sandbox, self.spec.setup, tool_group(self.spec, self._model_config()).bash, hooks)
 
     def _model_config(self) -> ModelConfig:
         """The script agent has no model: the default config's tool group serves it."""
@@ -195,9 +193,8 @@ class Attempt:
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
         return HookChain(transcript, progress, limiter)
 
-    def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
+    def _play(self, sandbox: Sandbox, hooks: Hooks) -> RunResult:
         self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
-        hooks = self._hooks(secrets)
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
         from workers.agent.loop import run_session
