@@ -30,7 +30,8 @@ DESKTOP_WINDOWS = {"mutter guard window", "tint2", "mutter"}
 PAGE = """<!doctype html><html><head><title>Smoke page</title>
 <style>html, body {margin: 0; height: 100%} button {position: fixed; inset: 0; width: 100%; height: 100%;
 border: 0; background: #ff0000; font-size: 40px}</style></head>
-<body><button onclick="document.title = 'Clicked ' + (++window.n || (window.n = 1))">Press</button></body></html>
+<body><button onclick="document.title = 'Clicked ' + (++window.n || (window.n = 1))">Press</button>
+</body></html>
 """
 
 
@@ -95,7 +96,8 @@ def close(desk: Desk, title_regex: str) -> None:
 
 def test_writer_edits_a_docx_and_saves_it_with_ctrl_s_and_no_dialog(fresh: Desk) -> None:
     fresh.sandbox.put_file(f"{HOME}/report.docx", office_files.docx("Quarterly report."))
-    step(fresh, {"open": {"path": f"{HOME}/report.docx", "wait_for_window": r"report\.docx - LibreOffice Writer"}})
+    wait = r"report\.docx - LibreOffice Writer"
+    step(fresh, {"open": {"path": f"{HOME}/report.docx", "wait_for_window": wait}})
     wait_painted(fresh)
     fresh.ok("key", text="ctrl+End")
     fresh.ok("type", text=" Edited by the agent.")
@@ -107,7 +109,10 @@ def test_writer_edits_a_docx_and_saves_it_with_ctrl_s_and_no_dialog(fresh: Desk)
     quit_office(fresh)
 
 
-DOCX_HAS = "import zipfile,sys; sys.exit('Edited' not in zipfile.ZipFile('{path}').read('word/document.xml').decode())"
+DOCX_HAS = (
+    "import zipfile,sys; x=zipfile.ZipFile('{path}').read('word/document.xml').decode();"
+    " sys.exit('Edited' not in x)"
+)
 XLSX_HAS = (
     "import zipfile,sys; x=zipfile.ZipFile('{path}').read('xl/worksheets/sheet1.xml').decode();"
     " sys.exit('<v>84</v>' not in x)"
