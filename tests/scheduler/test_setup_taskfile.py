@@ -29,7 +29,8 @@ def test_commands_open_and_launch_steps_load_with_their_defaults(checks: Checks,
     assert (steps[0].run, steps[1].run) == ("echo plain", "echo explicit")
     assert steps[2].open is not None and steps[2].open.wait_for_window == r"report\.docx - LibreOffice"
     assert steps[2].open.timeout_s == 90
-    assert steps[3].launch is not None and (steps[3].launch.wait_for_window, steps[3].launch.timeout_s) == (None, 60)
+    launch = steps[3].launch
+    assert launch is not None and (launch.wait_for_window, launch.timeout_s) == (None, 60)
 
 
 @pytest.mark.parametrize(
