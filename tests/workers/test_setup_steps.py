@@ -5,15 +5,19 @@ run with the program's output. Script tasks in the real sandbox image; no model.
 from __future__ import annotations
 
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scheduler.taskfile import Checks, load_file
 from tests.workers.conftest import assert_ended_clean, attempt_dir, new_run, script
 from workers.runner import execute_run
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.docker
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def setup_events(rt: Runtime, run_id: str) -> list[dict[str, Any]]:
@@ -56,3 +60,17 @@ def test_a_window_that_never_comes_fails_the_run_with_the_programs_output(rt: Ru
     assert assert_ended_clean(rt, run_id, 1)["state"] == "failed"
     [event] = setup_events(rt, run_id)
     assert (event["ok"], event["exit_status"]) == (False, 124)
+
+
+def test_the_example_docx_task_edits_and_saves_with_no_dialog_handling(rt: Runtime) -> None:
+    """examples/desktop.yaml: open a .docx (setup waits for Writer), type, ctrl+s; its checks find
+    the sentence in the saved .docx and no dialog on screen."""
+    (task,) = load_file(ROOT / "examples" / "desktop.yaml", Checks(rt.settings, environ={}))
+    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    rt.records.create(run_id, task.spec, files=task.inputs)
+
+    execute_run(run_id, rt)
+
+    record = rt.records.get(run_id)
+    assert (record.state, record.verdict) == ("succeeded", "passed"), record.error
+    assert [e["kind"] for e in setup_events(rt, run_id)] == ["open", "run"]
