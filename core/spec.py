@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.setup_steps import SetupStep
 from core.toolset import COMPUTER_MEMBERS
 
 _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
@@ -153,7 +154,7 @@ class TaskSpec(_Strict):
     network: Literal["none", "internet"] | NetworkAllow = "none"
     image: str | None = None
     files: list[FileSpec] = Field(default_factory=list)
-    setup: list[str] = Field(default_factory=list, description="bash commands run before the agent")
+    setup: list[SetupStep] = Field(default_factory=list, description="commands, open and launch steps")
     output_schema: dict[str, Any] | None = None
     secrets: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)

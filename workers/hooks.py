@@ -65,6 +65,10 @@ class Hooks:
     def on_wait(self, reason: str, wait_s: float) -> None:
         """When the run waits (retry backoff, fleet rate limiter)."""
 
+    def on_setup_step(self, report: dict[str, Any]) -> None:
+        """After each setup step before the agent: number, kind, step, ok, exit status, duration,
+        output (workers/setup.py)."""
+
     def cancel_requested(self) -> str | None:
         """Checked before every step: a non-empty reason stops the run as ``cancelled``."""
         return None
@@ -108,6 +112,10 @@ class HookChain(Hooks):
     def on_wait(self, reason: str, wait_s: float) -> None:
         for hook in self.hooks:
             _guarded(hook.on_wait, reason, wait_s)
+
+    def on_setup_step(self, report: dict[str, Any]) -> None:
+        for hook in self.hooks:
+            _guarded(hook.on_setup_step, report)
 
     def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
         """Every hook must approve (the first refusal wins); a failing hook is not skipped but

@@ -15,7 +15,7 @@ import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
 from core import labels, redact
-from core.errors import MissingSecret, NightshiftError, SetupFailed, is_retryable
+from core.errors import MissingSecret, NightshiftError, is_retryable
 from core.events import EventType
 from core.models import ModelConfig
 from core.records import RunRecord
@@ -41,6 +41,7 @@ from workers.progress import ProgressHook
 from workers.runtime import Runtime
 from workers.sandbox.egress import Admission
 from workers.sandbox.sandbox import Sandbox
+from workers.setup import run_setup
 
 EGRESS_LOG = "egress.jsonl"
 
@@ -145,8 +146,9 @@ class Attempt:
         """The agent's part; a failure that will not be retried still leaves the sandbox to the
         outputs and checks."""
         try:
-            self._prepare(sandbox)
-            return self._play(sandbox)
+            hooks = self._hooks()
+            self._prepare(sandbox, hooks)
+            return self._play(sandbox, hooks)
         except NightshiftError as exc:
             if self._will_retry(exc):
                 raise
@@ -216,17 +218,13 @@ class Attempt:
         data = "".join(f"{line}\n" for line in lines).encode()
         self.artifacts.put(EGRESS_LOG, data, "application/x-ndjson")
 
-    def _prepare(self, sandbox: Sandbox) -> None:
+    def _prepare(self, sandbox: Sandbox, hooks: Hooks) -> None:
         for index, file in enumerate(self.spec.files):
             sandbox.put_file(file.dest, self.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()
         if self.spec.agent == "claude":
             sandbox.use_image_tier(image_tier_for(self._model_config()))
-        group = tool_group(self.spec, self._model_config())
-        for number, command in enumerate(self.spec.setup, start=1):
-            output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})
-            if output.is_error or output.exit_status != 0:
-                raise SetupFailed(f"setup command {number} failed: {output.text[-2000:]}")
+        run_setup(sandbox, self.spec.setup, tool_group(self.spec, self._model_config()).bash, hooks)
 
     def _model_config(self) -> ModelConfig:
         """The script agent has no model: the default config's tool group serves it."""
@@ -243,9 +241,8 @@ class Attempt:
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
         return HookChain(transcript, progress, limiter)
 
-    def _play(self, sandbox: Sandbox) -> RunResult:
+    def _play(self, sandbox: Sandbox, hooks: Hooks) -> RunResult:
         self.records.transition(self.run_id, RunState.RUNNING, self.attempt)
-        hooks = self._hooks()
         if self.spec.agent == "script":
             return run_script(self.spec, sandbox, hooks)
         from workers.agent.loop import run_session
@@ -269,7 +266,6 @@ class Attempt:
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd, verdict=after.verdict)
         return outcome
-
 
     def _index(self) -> None:
         """Re-render the batch's index.html now that this run has ended (never fatal)."""

@@ -26,6 +26,7 @@ LAUNCHERS = [
     ("LibreOffice Writer", "libreoffice-writer"),
     ("calculator", "galculator"),
     ("PDF viewer", "xpdf"),
+    ("LibreOffice Impress", "libreoffice-impress"),
 ]
 PANEL_HEIGHT = 40
 ICON_PITCH = 34  # 28 px icon + 6 px spacing

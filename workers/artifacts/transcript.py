@@ -99,6 +99,9 @@ class TranscriptHook(Hooks):
     def on_wait(self, reason: str, wait_s: float) -> None:
         self._write({"event": "wait", "reason": reason, "wait_s": round(wait_s, 3)})
 
+    def on_setup_step(self, report: dict[str, Any]) -> None:
+        self._write({"event": "setup", **report})
+
     def finish(self, result: RunResult) -> None:
         """Optional last event with the outcome (the caller may also store it elsewhere)."""
         self._write({"event": "end", **result.to_dict(), "last_screenshot": self.last_screenshot})
