@@ -75,6 +75,7 @@ def test_a_symlink_planted_where_the_socket_was_is_never_followed(desk: Desk, tm
 @pytest.fixture
 def roomy(launcher: SandboxLauncher) -> Iterator[Sandbox]:
     sandbox = launcher.start("test-full-disk", 800, 600, labels={"nightshift.test": "full"})
+    sandbox.wait_ready()  # a model fills the disk of a running desktop, not of one still starting
     yield sandbox
     sandbox.stop()
 
