@@ -58,7 +58,7 @@ class NightshiftServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.settings = settings
         self.redis = redis
-        self.records = Records(redis)
+        self.records = Records(redis, settings.record_retention_s)
         self.celery = celery
 
     @property

@@ -44,7 +44,7 @@ class Context:
 
     @cached_property
     def records(self) -> Records:
-        return Records(self.redis)
+        return Records(self.redis, self.settings.record_retention_s)
 
     @cached_property
     def celery(self) -> Celery:

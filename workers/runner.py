@@ -29,7 +29,7 @@ from workers.artifacts.index import write_index
 from workers.artifacts.report import render
 from workers.artifacts.transcript import TranscriptHook
 from workers.fleet.cancel import CancelWatcher
-from workers.fleet.lease import Lease, hold_for_retry
+from workers.fleet.lease import Lease, hold_for_retry, lease_wait_s
 from workers.fleet.ratelimit import Limits, RateLimiter, RateLimitHook
 from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
@@ -44,6 +44,15 @@ class RetryRun(Exception):
     def __init__(self, cause: NightshiftError, countdown_s: float) -> None:
         super().__init__(str(cause))
         self.cause = cause
+        self.countdown_s = countdown_s
+
+
+class LeaseBusy(Exception):
+    """Another delivery holds the run's lease (alive, or dead and not yet expired): try again when
+    it would have expired, rather than dropping this delivery."""
+
+    def __init__(self, run_id: str, countdown_s: float) -> None:
+        super().__init__(f"run {run_id}: another worker holds the lease; retrying in {countdown_s:.1f}s")
         self.countdown_s = countdown_s
 
 
@@ -63,7 +72,7 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
         return {"run_id": run_id, "state": RunState.CANCELLED}
     lease = Lease(rt.redis, run_id, rt.settings.lease_ttl_s)
     if not lease.acquire():
-        return {"run_id": run_id, "skipped": "another worker holds the lease"}
+        raise LeaseBusy(run_id, lease_wait_s(rt.redis, run_id) + 0.5)
     lease.start_heartbeat()
     try:
         return Attempt(rt, record).run()

@@ -39,7 +39,7 @@ class Runtime:
         return cls(
             settings=settings,
             redis=client,
-            records=Records(client),
+            records=Records(client, settings.record_retention_s),
             docker=docker_client,
             launcher=SandboxLauncher(docker_client, settings),
             store=build_store(settings),

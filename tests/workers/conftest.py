@@ -57,6 +57,7 @@ def make_runtime(
             "sandbox_ready_timeout_s": 60.0,
             "tool_timeout_s": 120.0,
             "retry_delay_s": 10.0,
+            "reaper_restart_grace_s": 0.0,  # the session's Redis may be seconds old
             **overrides,
         }
         rt = Runtime.build(Settings(**fields))

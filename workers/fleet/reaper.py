@@ -6,6 +6,9 @@ Two halves, because containers are per machine and runs are fleet-wide:
 - ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
   about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
+  Only runs of its own fleet (the queue the record names) are sent, to that queue. Right after
+  Redis (re)started it waits ``reaper_restart_grace_s``: leases whose TTL ran out during the outage
+  are taken back by their live workers' heartbeats first.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from docker.models.containers import Container
 from core import labels as label
 from core.broker import send_run
 from core.events import EventType
-from core.records import Records
+from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT
 from workers.fleet.lease import lease_held
@@ -56,7 +59,9 @@ def reap_containers(
     removed = 0
     now = time.time()
     mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
-    for container in docker_client.containers.list(all=True, filters=mine):
+    # ignore_removed: a container removed between the listing and its inspection is skipped, not
+    # the whole pass
+    for container in docker_client.containers.list(all=True, filters=mine, ignore_removed=True):
         reason = _why_remove(container, records, redis_client, now)
         if reason is None:
             continue
@@ -70,10 +75,23 @@ def reap_containers(
     return removed
 
 
+def _redis_just_started(redis_client: redis.Redis, settings: Settings) -> bool:
+    uptime_s = float(redis_client.info("server").get("uptime_in_seconds", 0))
+    return uptime_s < settings.reaper_restart_grace_s
+
+
+def _mine(record: RunRecord, settings: Settings) -> bool:
+    """Records from before queues were stored belong to whichever fleet finds them."""
+    return record.queue in (None, settings.queue_name)
+
+
 def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
+    if _redis_just_started(redis_client, settings):
+        log.info("reaper waits: Redis just (re)started, live workers take their leases back first")
+        return 0
     resumed = 0
     for record in records.list(IN_FLIGHT, limit=IN_FLIGHT_SCAN):
-        if lease_held(redis_client, record.run_id):
+        if not _mine(record, settings) or lease_held(redis_client, record.run_id):
             continue
         max_wall_s = float(record.spec.get("budgets", {}).get("max_wall_s", settings.max_wall_s_cap))
         send_run(app, settings, record.run_id, record.priority, max_wall_s)
@@ -86,7 +104,7 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
     removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
-    return {"resumed": resumed, "removed": removed}
+    return {"resumed": resumed, "removed": removed, "pruned": rt.records.prune()}
 
 
 class ContainerReaper:
