@@ -189,7 +189,7 @@ def main() -> None:
 
     settings = load_settings()
     logs.configure(settings)
-    serve(settings, broker.connect_redis(settings), broker.make_celery(settings))
+    serve(settings, broker.connect_redis(settings, broker.CLIENT_OUTAGE_S), broker.make_celery(settings))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class Context:
 
     @cached_property
     def redis(self) -> redis_lib.Redis:
-        return broker.connect_redis(self.settings)
+        return broker.connect_redis(self.settings, broker.CLIENT_OUTAGE_S)
 
     @cached_property
     def records(self) -> Records:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ from workers.artifacts.attempt import REPORT, RunArtifacts
 from workers.artifacts.index import write_index
 from workers.artifacts.report import render
 from workers.artifacts.transcript import TranscriptHook
+from workers.carryover import remaining, run_totals, spent_before
 from workers.fleet.cancel import CancelWatcher
 from workers.fleet.lease import Lease, hold_for_retry, lease_wait_s
 from workers.fleet.ratelimit import Limits, RateLimiter, RateLimitHook
@@ -87,7 +89,9 @@ class Attempt:
         self.rt = rt
         self.run_id = record.run_id
         self.attempt = record.attempt + 1
-        self.spec = TaskSpec.model_validate_json(record.spec_json)
+        self.spent = spent_before(record)  # earlier attempts': their budgets are the run's
+        self.spec = remaining(TaskSpec.model_validate_json(record.spec_json), self.spent)
+        self.progress = ProgressHook(rt.records, self.run_id, self.spent)
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
@@ -197,7 +201,7 @@ class Attempt:
         return model_config_for(model, self.rt.settings, self.rt.redis)
 
     def _hooks(self, secrets: dict[str, str]) -> Hooks:
-        progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context
+        progress = self.progress  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
         transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
@@ -217,14 +221,17 @@ class Attempt:
     def _finish(self, outcome: RunResult) -> RunResult:
         """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""
         if outcome.state != RunState.CANCELLED and self.rt.records.cancel_requested(self.run_id):
-            outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
-                                usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
+            outcome = replace(outcome, state=RunState.CANCELLED, stop_reason=StopReason.CANCELLED_BY_REQUEST,
+                              error=None)
+        # a step cut short (its sandbox removed by a cancel) must not hide the steps played before it
+        outcome = replace(outcome, steps=max(outcome.steps, self.progress.steps))
         after = self.after or not_run(self.spec, f"the sandbox was not available ({outcome.stop_reason})")
         summary = outcome.to_dict() | after.result_fields() | {
             "run_id": self.run_id, "attempt": self.attempt, "batch_id": self.batch_id,
             "wall_s": round(time.monotonic() - self.started, 3)}
         self.artifacts.finalize(summary, report=lambda read: render(read, self.run_id))
-        fields = _record_fields(outcome) | after.record_fields() | {"report_url": self.artifacts.url(REPORT)}
+        fields = _record_fields(outcome) | run_totals(self.spent, outcome) | after.record_fields() | {
+            "report_url": self.artifacts.url(REPORT)}
         self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self._index()
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
