@@ -85,7 +85,7 @@ def script(*commands: str, **fields: Any) -> TaskSpec:
 
 def new_run(rt: Runtime, spec: TaskSpec) -> str:
     run_id = f"run-{uuid.uuid4().hex[:12]}"
-    rt.records.create(run_id, spec)
+    rt.records.create(run_id, spec, queue=rt.settings.queue_name)
     return run_id
 
 
