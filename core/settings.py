@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # How long one Redis call keeps retrying across an outage before it gives up (the run waits).
     redis_outage_max_s: float = Field(600.0, gt=0)
     log_level: str = "INFO"
+    # Prometheus endpoint of each worker's main process (0: none); the API serves /metrics itself.
+    metrics_port: int = Field(9808, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_json: bool = False
 
     # --- Scheduler side: enqueue limits, run events, HTTP API, S3 client, spool ----------------------

@@ -20,6 +20,7 @@ from core.models import ModelConfig
 from core.records import RunRecord
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
+from workers import metrics
 from workers.after import AfterAgent, after_agent, not_run
 from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
@@ -174,10 +175,12 @@ class Attempt:
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
                                             self.rt.settings.queue_name)
+        began = time.monotonic()
         sandbox = self.rt.launcher.start(
             run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
             labels=sandbox_labels, env=secrets, image=self.spec.image,
         )
+        metrics.SANDBOX_START_SECONDS.observe(time.monotonic() - began)
         self.rt.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
 
@@ -206,7 +209,8 @@ class Attempt:
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
         transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
-        return HookChain(transcript, progress, limiter)
+        model = self.spec.model or s.default_model if self.spec.agent == "claude" else "script"
+        return HookChain(transcript, progress, limiter, metrics.MetricsHook(model))
 
     def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
         self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
@@ -234,6 +238,7 @@ class Attempt:
             "report_url": self.artifacts.url(REPORT)}
         self.rt.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self._index()
+        metrics.RUNS_FINISHED.labels(outcome.state, after.verdict or "").inc()
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd, verdict=after.verdict)
         return outcome

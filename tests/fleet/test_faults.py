@@ -85,8 +85,6 @@ def test_an_s3_endpoint_that_accepts_but_never_answers_costs_a_run_no_time(
                   NIGHTSHIFT_SPOOL_FLUSH_INTERVAL_S="1")
     try:
         fleet.start_worker()
-        fleet.wait_for(lambda: (tmp_path / "worker.log").exists() and b"ready" in
-                       (tmp_path / "worker.log").read_bytes(), 60, "the worker")
         ceph.pause()
         try:
             task_file = write_tasks(tmp_path / "t.yaml", SLOW_SCRIPT.format(name="s3", sleep_s=1))

@@ -30,13 +30,16 @@ from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT
 from workers.fleet.lease import lease_held
+from workers.metrics import REAPER_ACTIONS
 from workers.runtime import Runtime
 
 IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
 log = structlog.get_logger("nightshift.reaper")
 
 
-def _why_remove(container: Container, records: Records, redis_client: redis.Redis, now: float) -> str | None:
+def _why_remove(
+    container: Container, records: Records, redis_client: redis.Redis, now: float, trust_leases: bool
+) -> str | None:
     labels = container.labels
     run_id = labels.get(label.RUN_ID, "")
     if float(labels.get(label.DEADLINE, "inf")) < now:
@@ -46,7 +49,7 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
         return "run unknown"
     if record.terminal:
         return f"run {record.state}"
-    if not lease_held(redis_client, run_id):
+    if trust_leases and not lease_held(redis_client, run_id):
         return "no live lease (worker gone)"
     if labels.get(label.ATTEMPT) != str(record.attempt):
         return "stale attempt"
@@ -54,15 +57,20 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
 
 
 def reap_containers(
-    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str
+    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str,
+    restart_grace_s: float = 0.0,
 ) -> int:
+    """Remove this fleet's dead sandboxes; right after Redis (re)started a missing lease proves
+    nothing yet (its live worker is taking it back), so only finished, unknown, stale or overdue
+    runs' sandboxes go."""
     removed = 0
     now = time.time()
+    trust_leases = not _redis_just_started(redis_client, restart_grace_s)
     mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
     # ignore_removed: a container removed between the listing and its inspection is skipped, not
     # the whole pass
     for container in docker_client.containers.list(all=True, filters=mine, ignore_removed=True):
-        reason = _why_remove(container, records, redis_client, now)
+        reason = _why_remove(container, records, redis_client, now, trust_leases)
         if reason is None:
             continue
         try:
@@ -75,9 +83,11 @@ def reap_containers(
     return removed
 
 
-def _redis_just_started(redis_client: redis.Redis, settings: Settings) -> bool:
+def _redis_just_started(redis_client: redis.Redis, grace_s: float) -> bool:
+    if grace_s <= 0:
+        return False
     uptime_s = float(redis_client.info("server").get("uptime_in_seconds", 0))
-    return uptime_s < settings.reaper_restart_grace_s
+    return uptime_s < grace_s
 
 
 def _mine(record: RunRecord, settings: Settings) -> bool:
@@ -86,7 +96,7 @@ def _mine(record: RunRecord, settings: Settings) -> bool:
 
 
 def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
-    if _redis_just_started(redis_client, settings):
+    if _redis_just_started(redis_client, settings.reaper_restart_grace_s):
         log.info("reaper waits: Redis just (re)started, live workers take their leases back first")
         return 0
     resumed = 0
@@ -103,8 +113,12 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
 
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
-    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
-    return {"resumed": resumed, "removed": removed, "pruned": rt.records.prune()}
+    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name,
+                              rt.settings.reaper_restart_grace_s)
+    actions = {"resumed": resumed, "removed": removed, "pruned": rt.records.prune()}
+    for action, count in actions.items():
+        REAPER_ACTIONS.labels(action).inc(count)
+    return actions
 
 
 class ContainerReaper:
@@ -124,7 +138,10 @@ class ContainerReaper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
+                settings = self.rt.settings
+                removed = reap_containers(self.rt.docker, self.rt.records, self.rt.redis, settings.queue_name,
+                                          settings.reaper_restart_grace_s)
+                REAPER_ACTIONS.labels("removed").inc(removed)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
             self._stop.wait(self.interval_s)
