@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 7200
     max_wall_s_cap: int = 5400
     time_limit_grace_s: int = 120
-    lease_ttl_s: int = 60
+    # A run's lease, renewed every third of it: a delivery of a run whose worker died waits at most
+    # this long before it resumes the run (README: recovery times).
+    lease_ttl_s: int = Field(10, ge=2)
     # Attempts for infrastructure failures that core.errors.is_retryable deems transient
     # (a sandbox that would not start, ...); tool and model failures are never retried this way.
     max_attempts: int = Field(3, ge=1)
@@ -118,8 +120,18 @@ class Settings(BaseSettings):
 
     # --- Cron and housekeeping -------------------------------------------------------------------------
     schedules_file: Path | None = None
-    reaper_interval_s: float = 60.0
+    reaper_interval_s: float = 30.0
+    # After Redis (re)starts, the reaper resumes no run for this long: a lease whose TTL ran out
+    # during the outage is taken back by its live worker's heartbeat first (never run twice).
+    reaper_restart_grace_s: float = Field(15.0, ge=0)
+    # Terminal run records (hash, events, cancel flag) expire after this; artifacts stay. 0: keep.
+    record_retention_s: int = Field(7 * 86_400, ge=0)
+    # How long one Redis call keeps retrying across an outage before it gives up (the run waits).
+    redis_outage_max_s: float = Field(600.0, gt=0)
     log_level: str = "INFO"
+    # Prometheus endpoint of each worker's main process (0: none); the API serves /metrics itself.
+    metrics_port: int = Field(9808, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_json: bool = False
 
     # --- Scheduler side: enqueue limits, run events, HTTP API, S3 client, spool ----------------------

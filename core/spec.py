@@ -26,11 +26,12 @@ class Budgets(_Strict):
     """Every budget is checked before each model request; no budget is overshot by more than one
     response. Token budgets are cumulative and count cache reads and writes."""
 
-    max_steps: int = Field(50, ge=1, le=10_000)
-    max_input_tokens: int | None = Field(None, ge=1)
-    max_output_tokens: int | None = Field(None, ge=1)
-    max_cost_usd: float | None = Field(None, gt=0)
-    max_wall_s: float = Field(1800, gt=0, le=86_400)
+    # strict: `max_steps: true` or "10" is an error, never read as 1 or 10
+    max_steps: int = Field(50, ge=1, le=10_000, strict=True)
+    max_input_tokens: int | None = Field(None, ge=1, strict=True)
+    max_output_tokens: int | None = Field(None, ge=1, strict=True)
+    max_cost_usd: float | None = Field(None, gt=0, strict=True)
+    max_wall_s: float = Field(1800, gt=0, le=86_400, strict=True)
 
 
 class FileSpec(_Strict):

@@ -41,11 +41,11 @@ class Context:
 
     @cached_property
     def redis(self) -> redis_lib.Redis:
-        return broker.connect_redis(self.settings)
+        return broker.connect_redis(self.settings, broker.CLIENT_OUTAGE_S)
 
     @cached_property
     def records(self) -> Records:
-        return Records(self.redis)
+        return Records(self.redis, self.settings.record_retention_s)
 
     @cached_property
     def celery(self) -> Celery:
@@ -185,11 +185,15 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
-    found = ctx.records.list(None if args.state is None else [RunState(args.state)], limit=args.limit)
+    """One page of runs, newest first; a full page names the command for the next one (stderr)."""
+    states = None if args.state is None else [RunState(args.state)]
+    found = ctx.records.list(states, limit=args.limit, before=args.before)
     if args.json:
         out(json.dumps([r.as_dict() for r in found], default=str))
     else:
         out(present.table(found))
+    if found and len(found) == args.limit:
+        err(f"next page: nightshift list --limit {args.limit} --before {found[-1].created_at!r}")
     return OK
 
 
@@ -256,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _add(sub, "list", cmd_list, "runs, newest first")
     listing.add_argument("--state", choices=[s.value for s in RunState])
     listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--before", type=float, help="runs created before this (epoch s)")
     listing.add_argument("--json", action="store_true")
     show = _add(sub, "show", cmd_show, "result, stop reason, usage, cost and artifacts of a run")
     show.add_argument("run")

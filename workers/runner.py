@@ -9,6 +9,7 @@ import json
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -23,6 +24,7 @@ from core.redact import Redactor
 from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
+from workers import metrics
 from workers.after import AfterAgent, after_agent, not_run
 from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
@@ -32,8 +34,9 @@ from workers.artifacts.attempt import REPORT, RunArtifacts
 from workers.artifacts.index import write_index
 from workers.artifacts.report import render
 from workers.artifacts.transcript import TranscriptHook
+from workers.carryover import remaining, run_totals, spent_before
 from workers.fleet.cancel import CancelWatcher
-from workers.fleet.lease import Lease, hold_for_retry
+from workers.fleet.lease import Lease, hold_for_retry, lease_wait_s
 from workers.fleet.ratelimit import Limits, RateLimiter, RateLimitHook
 from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
@@ -55,6 +58,15 @@ class RetryRun(Exception):
         self.countdown_s = countdown_s
 
 
+class LeaseBusy(Exception):
+    """Another delivery holds the run's lease (alive, or dead and not yet expired): try again when
+    it would have expired, rather than dropping this delivery."""
+
+    def __init__(self, run_id: str, countdown_s: float) -> None:
+        super().__init__(f"run {run_id}: another worker holds the lease; retrying in {countdown_s:.1f}s")
+        self.countdown_s = countdown_s
+
+
 def execute_run(run_id: str, rt: Runtime) -> dict[str, Any]:
     """Every log line of this delivery carries ``run_id`` (and ``attempt`` once it is known)."""
     with structlog.contextvars.bound_contextvars(run_id=run_id):
@@ -71,7 +83,7 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
         return {"run_id": run_id, "state": RunState.CANCELLED}
     lease = Lease(rt.redis, run_id, rt.settings.lease_ttl_s)
     if not lease.acquire():
-        return {"run_id": run_id, "skipped": "another worker holds the lease"}
+        raise LeaseBusy(run_id, lease_wait_s(rt.redis, run_id) + 0.5)
     lease.start_heartbeat()
     try:
         return Attempt(rt, record).run()
@@ -90,10 +102,12 @@ class Attempt:
         self.rt = rt
         self.run_id = record.run_id
         self.attempt = record.attempt + 1
-        self.spec = TaskSpec.model_validate_json(record.spec_json)
+        self.spent = spent_before(record)  # earlier attempts': their budgets are the run's
+        self.spec = remaining(TaskSpec.model_validate_json(record.spec_json), self.spent)
         self.secrets = {name: os.environ[name] for name in self.spec.secrets if name in os.environ}
         self.redactor = Redactor([*self.secrets.values(), *worker_credentials(rt.settings)])
         self.records = rt.records.redacted(self.redactor)
+        self.progress = ProgressHook(self.records, self.run_id, self.spent)
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt,
                                                   self.redactor)
         self.admission: Admission | None = None  # an allowlisted sandbox's place at the egress proxy
@@ -197,10 +211,12 @@ class Attempt:
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
                                             self.rt.settings.queue_name)
+        began = time.monotonic()
         sandbox = self.rt.launcher.start(
             run_id=self.run_id, width=width, height=height, network=network,
             labels=sandbox_labels, env=env, image=self.spec.image,
         )
+        metrics.SANDBOX_START_SECONDS.observe(time.monotonic() - began)
         self.records.update(self.run_id, container_id=sandbox.container_id)
         return sandbox
 
@@ -234,12 +250,13 @@ class Attempt:
         return model_config_for(model, self.rt.settings, self.rt.redis)
 
     def _hooks(self) -> Hooks:
-        progress = ProgressHook(self.records, self.run_id)  # logs carry run_id from the context
+        progress = self.progress  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
         transcript = TranscriptHook(self.artifacts)
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
-        return HookChain(transcript, progress, limiter)
+        model = self.spec.model or s.default_model if self.spec.agent == "claude" else "script"
+        return HookChain(transcript, progress, limiter, metrics.MetricsHook(model))
 
     def _play(self, sandbox: Sandbox, hooks: Hooks) -> RunResult:
         self.records.transition(self.run_id, RunState.RUNNING, self.attempt)
@@ -253,16 +270,20 @@ class Attempt:
     def _finish(self, outcome: RunResult) -> RunResult:
         """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""
         if outcome.state != RunState.CANCELLED and self.records.cancel_requested(self.run_id):
-            outcome = RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=outcome.steps,
-                                usage=outcome.usage, cost_usd=outcome.cost_usd, result=outcome.result)
+            outcome = replace(outcome, state=RunState.CANCELLED, stop_reason=StopReason.CANCELLED_BY_REQUEST,
+                              error=None)
+        # a step cut short (its sandbox removed by a cancel) must not hide the steps played before it
+        outcome = replace(outcome, steps=max(outcome.steps, self.progress.steps))
         after = self.after or not_run(self.spec, f"the sandbox was not available ({outcome.stop_reason})")
         summary = outcome.to_dict() | after.result_fields() | {
             "run_id": self.run_id, "attempt": self.attempt, "batch_id": self.batch_id,
             "wall_s": round(time.monotonic() - self.started, 3)}
         self.artifacts.finalize(summary, report=lambda read: render(read, self.run_id))
-        fields = _record_fields(outcome) | after.record_fields() | {"report_url": self.artifacts.url(REPORT)}
+        fields = _record_fields(outcome) | run_totals(self.spent, outcome) | after.record_fields() | {
+            "report_url": self.artifacts.url(REPORT)}
         self.records.transition(self.run_id, outcome.state, self.attempt, **fields)
         self._index()
+        metrics.RUNS_FINISHED.labels(outcome.state, after.verdict or "").inc()
         self.log.info("run finished", state=outcome.state, stop_reason=outcome.stop_reason,
                       steps=outcome.steps, cost_usd=outcome.cost_usd, verdict=after.verdict)
         return outcome

@@ -41,7 +41,7 @@ class Runtime:
         return cls(
             settings=settings,
             redis=client,
-            records=Records(client),
+            records=Records(client, settings.record_retention_s),
             docker=docker_client,
             launcher=SandboxLauncher(docker_client, settings),
             egress=EgressProxy(docker_client, settings),

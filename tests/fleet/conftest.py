@@ -43,6 +43,7 @@ class Fleet:
             "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsf-", dir="/tmp"),
             "NIGHTSHIFT_LEASE_TTL_S": "6",
             "NIGHTSHIFT_REAPER_INTERVAL_S": "2",
+            "NIGHTSHIFT_REAPER_RESTART_GRACE_S": "8",  # > the lease TTL: heartbeats retake leases first
             "NIGHTSHIFT_WORKER_CONCURRENCY": "2",
             "NIGHTSHIFT_LOG_LEVEL": "INFO",
             **settings,

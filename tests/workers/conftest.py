@@ -58,6 +58,7 @@ def make_runtime(
             "sandbox_ready_timeout_s": 60.0,
             "tool_timeout_s": 120.0,
             "retry_delay_s": 10.0,
+            "reaper_restart_grace_s": 0.0,  # the session's Redis may be seconds old
             **overrides,
         }
         rt = Runtime.build(Settings(**fields))
@@ -85,7 +86,7 @@ def script(*commands: str, **fields: Any) -> TaskSpec:
 
 def new_run(rt: Runtime, spec: TaskSpec) -> str:
     run_id = f"run-{uuid.uuid4().hex[:12]}"
-    rt.records.create(run_id, spec)
+    rt.records.create(run_id, spec, queue=rt.settings.queue_name)
     return run_id
 
 

@@ -221,7 +221,7 @@ def test_a_reap_pass_resumes_a_dead_workers_run_and_removes_its_sandbox(rt: Runt
     record = run_in(rt, "running", leased=False)
     container = stand_in(rt, record.run_id)
 
-    assert reap_once(rt, app) == {"resumed": 1, "removed": 1}
+    assert reap_once(rt, app) == {"resumed": 1, "removed": 1, "pruned": 0}
     assert not exists(container)
     assert [m["args"] for m in sent_runs(rt)] == [[record.run_id]]
 

@@ -66,6 +66,7 @@ class RunArtifacts:
         self.live_manifest = live_manifest
         self._objects: dict[str, dict[str, Any]] = {}
         self._lines: dict[str, bytearray] = {}
+        self._kept: dict[str, bytes] = {}  # what this attempt wrote: the report reads it back from here
         self._lock = threading.Lock()
         self._started = time.time()
 
@@ -127,7 +128,10 @@ class RunArtifacts:
             return self._write_manifest(complete=True)
 
     def read(self, name: str) -> bytes:
-        """One stored object of this attempt (KeyError when missing)."""
+        """One object of this attempt: what it wrote itself comes from memory (a write-behind store
+        may still be uploading it), anything else from the store (KeyError when missing)."""
+        if name in self._kept:
+            return self._kept[name]
         return self.store.get(self.prefix + name)
 
     def _write_report(self, report: Render) -> None:
@@ -150,6 +154,7 @@ class RunArtifacts:
         if name == MANIFEST:
             raise ValueError("manifest.json is written by RunArtifacts itself")
         self.store.put(self.prefix + name, data, content_type)
+        self._kept[name] = data
         self._objects[name] = {
             "key": self.prefix + name,
             "size": len(data),

@@ -9,6 +9,9 @@ Two halves, because containers are per machine and runs are fleet-wide:
 - ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
   about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
+  Only runs of its own fleet (the queue the record names) are sent, to that queue. Right after
+  Redis (re)started it waits ``reaper_restart_grace_s``: leases whose TTL ran out during the outage
+  are taken back by their live workers' heartbeats first.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from docker.models.containers import Container
 from core import labels as label
 from core.broker import send_run
 from core.events import EventType
-from core.records import Records
+from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT
 from workers.fleet.lease import lease_held
+from workers.metrics import REAPER_ACTIONS
 from workers.runtime import Runtime
 
 IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
@@ -39,7 +43,9 @@ SOCKET_DIR_GRACE_S = 300.0  # a socket directory this young may belong to a sand
 log = structlog.get_logger("nightshift.reaper")
 
 
-def _why_remove(container: Container, records: Records, redis_client: redis.Redis, now: float) -> str | None:
+def _why_remove(
+    container: Container, records: Records, redis_client: redis.Redis, now: float, trust_leases: bool
+) -> str | None:
     labels = container.labels
     run_id = labels.get(label.RUN_ID, "")
     if float(labels.get(label.DEADLINE, "inf")) < now:
@@ -49,7 +55,7 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
         return "run unknown"
     if record.terminal:
         return f"run {record.state}"
-    if not lease_held(redis_client, run_id):
+    if trust_leases and not lease_held(redis_client, run_id):
         return "no live lease (worker gone)"
     if labels.get(label.ATTEMPT) != str(record.attempt):
         return "stale attempt"
@@ -58,15 +64,20 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
 
 def reap_containers(
     docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str,
-    socket_dir: Path | None = None,
+    socket_dir: Path | None = None, restart_grace_s: float = 0.0,
 ) -> int:
     """Remove this fleet's dead sandboxes; with ``socket_dir``, also their socket directories and
-    every stale one there whose sandbox is gone."""
+    every stale one there whose sandbox is gone. Right after Redis (re)started a missing lease
+    proves nothing yet (its live worker is taking it back), so only finished, unknown, stale or
+    overdue runs' sandboxes go."""
     removed = 0
     now = time.time()
+    trust_leases = not _redis_just_started(redis_client, restart_grace_s)
     mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
-    for container in docker_client.containers.list(all=True, filters=mine):
-        reason = _why_remove(container, records, redis_client, now)
+    # ignore_removed: a container removed between the listing and its inspection is skipped, not
+    # the whole pass
+    for container in docker_client.containers.list(all=True, filters=mine, ignore_removed=True):
+        reason = _why_remove(container, records, redis_client, now, trust_leases)
         if reason is None:
             continue
         try:
@@ -101,10 +112,25 @@ def sweep_socket_dirs(
     return swept
 
 
+def _redis_just_started(redis_client: redis.Redis, grace_s: float) -> bool:
+    if grace_s <= 0:
+        return False
+    uptime_s = float(redis_client.info("server").get("uptime_in_seconds", 0))
+    return uptime_s < grace_s
+
+
+def _mine(record: RunRecord, settings: Settings) -> bool:
+    """Records from before queues were stored belong to whichever fleet finds them."""
+    return record.queue in (None, settings.queue_name)
+
+
 def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
+    if _redis_just_started(redis_client, settings.reaper_restart_grace_s):
+        log.info("reaper waits: Redis just (re)started, live workers take their leases back first")
+        return 0
     resumed = 0
     for record in records.list(IN_FLIGHT, limit=IN_FLIGHT_SCAN):
-        if lease_held(redis_client, record.run_id):
+        if not _mine(record, settings) or lease_held(redis_client, record.run_id):
             continue
         max_wall_s = float(record.spec.get("budgets", {}).get("max_wall_s", settings.max_wall_s_cap))
         send_run(app, settings, record.run_id, record.priority, max_wall_s)
@@ -118,14 +144,18 @@ def reap_local(rt: Runtime) -> int:
     """This machine's share: dead sandboxes, their socket directories, their egress rules."""
     settings = rt.settings
     removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
-                              settings.sandbox_socket_dir)
+                              settings.sandbox_socket_dir, settings.reaper_restart_grace_s)
     rt.egress.sweep()
+    REAPER_ACTIONS.labels("removed").inc(removed)
     return removed
 
 
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
-    return {"resumed": resumed, "removed": reap_local(rt)}
+    actions = {"resumed": resumed, "removed": reap_local(rt), "pruned": rt.records.prune()}
+    REAPER_ACTIONS.labels("resumed").inc(resumed)
+    REAPER_ACTIONS.labels("pruned").inc(actions["pruned"])
+    return actions
 
 
 class ContainerReaper:
