@@ -43,15 +43,20 @@ class _WindowWait(_Strict):
         return pattern
 
 
+def sandbox_path(value: str, field: str) -> str:
+    """A path inside the sandbox: absolute, and no '..' that could climb out of where it says."""
+    if not value.startswith("/") or "/../" in f"{value}/":
+        raise ValueError(f"{field} must be an absolute path without '..'")
+    return value
+
+
 class OpenStep(_WindowWait):
     path: str = Field(min_length=2, description="absolute path in the sandbox, opened with its default app")
 
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str) -> str:
-        if not path.startswith("/") or "/../" in f"{path}/":
-            raise ValueError("path must be an absolute path without '..'")
-        return path
+        return sandbox_path(path, "path")
 
 
 class LaunchStep(_WindowWait):

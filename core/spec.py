@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.setup_steps import SetupStep
+from core.setup_steps import SetupStep, sandbox_path
 from core.toolset import COMPUTER_MEMBERS
 
 _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
@@ -42,9 +42,7 @@ class FileSpec(_Strict):
     @field_validator("dest")
     @classmethod
     def _absolute(cls, dest: str) -> str:
-        if not dest.startswith("/") or "/../" in f"{dest}/":
-            raise ValueError("dest must be an absolute path without '..'")
-        return dest
+        return sandbox_path(dest, "dest")
 
 
 class ScriptStep(_Strict):

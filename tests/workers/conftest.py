@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 
 import docker
 import pytest
+from celery import Celery
 
 from core import broker, keys
 from core import labels as label
 from core.settings import Settings
 from core.spec import TaskSpec
+from workers.app import create_app
 from workers.runtime import Runtime
 
 T = TypeVar("T")
@@ -158,3 +160,11 @@ def sent_runs(rt: Runtime) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+@pytest.fixture
+def app(rt: Runtime) -> Iterator[Celery]:
+    """The worker's Celery app (the one the beat-scheduled reap task sends with)."""
+    celery_app = create_app(rt.settings)
+    yield celery_app
+    celery_app.close()

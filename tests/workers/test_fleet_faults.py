@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery import Celery
 
 from core import keys
 from core import labels as label
@@ -35,13 +33,6 @@ from workers.runner import execute_run
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def app(rt: Runtime) -> Iterator[Celery]:
-    celery_app = create_app(rt.settings)
-    yield celery_app
-    celery_app.close()
 
 
 # --- cancel during a tool call --------------------------------------------------------------------

@@ -36,14 +36,6 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def app(rt: Runtime) -> Iterator[Celery]:
-    """The worker's Celery app (the one the beat-scheduled reap task sends with)."""
-    celery_app = create_app(rt.settings)
-    yield celery_app
-    celery_app.close()
-
-
-@pytest.fixture
 def foreign(docker_client: docker.DockerClient) -> Iterator[list[Any]]:
     """Containers started outside this test's fleet; removed at teardown."""
     started: list[Any] = []
