@@ -1,9 +1,9 @@
 """The sandbox cannot write to the host (issue 11, part 2), against real containers.
 
-The executor channel: the worker listens on a socket in a private host directory and only that
-socket file is bind-mounted, read-only, into the sandbox; the executor dials it. So the sandbox
-cannot put a byte into the host directory, cannot replace the socket (nor plant a symlink the worker
-would follow: the worker follows no path, it accepts on the socket it made). The writable space is
+The executor channel: the worker listens on a socket in a host directory of its own (0711 under a
+0700 parent), bind-mounted read-only into the sandbox; the executor dials it. So the sandbox cannot
+put a byte into the host directory, cannot replace the socket nor plant a symlink (and the worker
+follows no path: it accepts on the socket it made). The writable space is
 tmpfs sized below the memory limit: a full disk is ENOSPC and the executor goes on answering.
 """
 
@@ -20,7 +20,7 @@ from core.settings import Settings
 from sandbox_image.executor import protocol
 from tests.sandbox.desk import Desk
 from tests.sandbox.test_security import fails
-from workers.sandbox.launcher import SandboxLauncher
+from workers.sandbox.launcher import SOCKET_DIR_MODE, SandboxLauncher
 from workers.sandbox.sandbox import Sandbox
 
 pytestmark = pytest.mark.docker
@@ -50,26 +50,16 @@ def test_the_sandbox_cannot_grow_or_change_the_channel_directory(desk: Desk) -> 
     assert [p.name for p in host_dir.iterdir()] == [protocol.SOCKET_NAME]
     mode = (host_dir / protocol.SOCKET_NAME).lstat().st_mode
     assert stat.S_ISSOCK(mode) and host_bytes(host_dir) == before == 1
-    assert stat.S_IMODE(host_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(host_dir.stat().st_mode) == SOCKET_DIR_MODE == 0o711
     assert desk.ok("cursor_position").text.startswith("X=")  # the channel still serves
 
 
-def test_a_symlink_planted_where_the_socket_was_is_never_followed(desk: Desk, tmp_path: Path) -> None:
-    """Even with the host path swapped (as a sandbox could do before), the worker takes the next
-    connection on its own listening socket, and the executor dials the inode it was given."""
-    sock_path = desk.sandbox.socket_dir / protocol.SOCKET_NAME
-    decoy = tmp_path / "decoy"
-    decoy.mkdir()
-    moved = desk.sandbox.socket_dir / "real.sock"
-    os.rename(sock_path, moved)
-    try:
-        os.symlink(decoy, sock_path)
-        desk.sandbox.channel.close()  # the next call needs a new connection
-        assert desk.sh("echo still here") == "still here"
-        assert list(decoy.iterdir()) == []
-    finally:
-        sock_path.unlink()
-        os.rename(moved, sock_path)
+def test_the_sandbox_sees_the_channel_directory_but_cannot_list_it(desk: Desk) -> None:
+    """The directory is the worker's (0711): the executor passes through to the socket it knows the
+    name of; nothing else in there (another run's socket lives in another directory) is listable."""
+    assert "Permission denied" in fails(desk, "ls /run/nightshift")
+    assert desk.sh(f"test -S {SOCKET} && echo socket") == "socket"
+    assert os.stat(desk.sandbox.socket_dir).st_uid == os.getuid()
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """One framed connection to the in-sandbox executor (protocol: sandbox_image/executor/protocol.py).
 It knows nothing of containers.
 
-The worker listens and the executor dials: the socket is the worker's own, made in a private
-directory and bind-mounted read-only into the sandbox as one file. So the worker never follows a
-path the sandbox could have planted (a symlink, another socket), and the sandbox has nothing on the
-host it can write to. A (re)connection is the next connection the executor makes."""
+The worker listens and the executor dials: the socket is the worker's own, made in a directory of
+the worker's that the sandbox sees read-only. So the worker never follows a path the sandbox could
+have planted (a symlink, another socket), and the sandbox has nothing on the host it can write to.
+A (re)connection is the next connection the executor makes."""
 
 from __future__ import annotations
 

@@ -9,9 +9,13 @@
         sandbox.stop()
 
 One unix-socket channel per sandbox; no ``docker exec`` on the hot path. The worker listens on a
-socket in a private per-run directory (0700, the worker's); only that socket file is bind-mounted,
-read-only, into the sandbox, where the executor dials it (workers/sandbox/channel.py). The sandbox
-cannot write a byte into the directory, plant a symlink there, or swap the socket.
+socket in a per-run directory of its own (0711: others may pass through to the socket, not list or
+write) under a private parent (0700); that directory is bind-mounted read-only into the sandbox,
+where the executor dials the socket (workers/sandbox/channel.py). The sandbox cannot write a byte
+into the directory, plant a symlink there, or swap the socket. Another worker process of the same
+host can take a running sandbox over (``attach``: a resumed run, a claimed warm sandbox): it binds a
+fresh socket at the same path, and the executor's next dial finds it (a bind mount of the socket
+file alone would pin the first socket's inode).
 
 The sandbox's writable space is tmpfs only, sized so that all of it together stays below the
 memory limit (``Settings.sandbox_tmpfs_budget_mb``): a full disk is "No space left on device" and
@@ -39,6 +43,7 @@ from sandbox_image.executor import protocol
 from workers.sandbox.sandbox import Sandbox
 
 SANDBOX_UID = 1000
+SOCKET_DIR_MODE = 0o711
 
 
 def _safe_name(run_id: str) -> str:
@@ -80,7 +85,7 @@ class SandboxLauncher:
         deadline = time.monotonic() + self.settings.sandbox_start_timeout_s
         name = f"nightshift-{_safe_name(run_id)}-{uuid.uuid4().hex[:8]}"
         socket_dir = self._socket_dir(name)
-        listener = _listen(socket_dir / protocol.SOCKET_NAME)
+        listener = listen(socket_dir / protocol.SOCKET_NAME)
         try:
             spec = _RunSpec(
                 image or self.settings.sandbox_image, width, height, network, labels or {}, env or {}
@@ -98,17 +103,31 @@ class SandboxLauncher:
             raise
         return sandbox
 
+    def attach(self, container: Container, timeout_s: float | None = None) -> Sandbox:
+        """Take over a running sandbox that another process of this host started: listen afresh at
+        its socket and connect (SandboxStartError when its executor does not come)."""
+        timeout = self.settings.sandbox_start_timeout_s if timeout_s is None else timeout_s
+        socket_dir = self.socket_dir_of(container)
+        if not socket_dir.is_dir():
+            raise SandboxStartError(f"sandbox {str(container.id)[:12]}: no socket directory on this host")
+        sandbox = Sandbox(container, socket_dir, self.settings, listen(socket_dir / protocol.SOCKET_NAME))
+        sandbox.connect(time.monotonic() + timeout)
+        return sandbox
+
+    def socket_dir_of(self, container: Container) -> Path:
+        return Path(self.settings.sandbox_socket_dir) / str(container.name)
+
     def _socket_dir(self, name: str) -> Path:
         parent = Path(self.settings.sandbox_socket_dir)
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # no one else on the host gets in
         path = parent / name
-        path.mkdir(mode=0o700)  # the worker's alone: the sandbox sees only the socket inside
+        path.mkdir(mode=0o700)
+        path.chmod(SOCKET_DIR_MODE)  # the sandbox passes through to the socket; cannot list or write
         return path
 
     def _run(self, name: str, socket_dir: Path, spec: _RunSpec) -> Container:
         s = self.settings
         user = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"
-        socket_file = str(socket_dir / protocol.SOCKET_NAME)
         return self.docker.containers.run(
             spec.image,
             name=name,
@@ -133,7 +152,7 @@ class SandboxLauncher:
             labels={**spec.labels, label.SANDBOX: "1"},
             environment={**spec.env, "WIDTH": str(spec.width), "HEIGHT": str(spec.height),
                          protocol.DIAL_ENV: protocol.SOCKET_IN_SANDBOX},
-            volumes={socket_file: {"bind": protocol.SOCKET_IN_SANDBOX, "mode": "ro"}},
+            volumes={str(socket_dir): {"bind": protocol.SOCKET_DIR_IN_SANDBOX, "mode": "ro"}},
         )
 
 
@@ -143,8 +162,11 @@ def _network_mode(network: bool | str) -> str:
     return "bridge" if network else "none"
 
 
-def _listen(path: Path) -> socket.socket:
-    """The worker's end of the channel: a listening socket the sandbox user may connect to."""
+def listen(path: Path) -> socket.socket:
+    """The worker's end of the channel: a listening socket the sandbox user may connect to. A
+    socket already there (its earlier owner's) is replaced; anything else there is an error."""
+    if path.is_socket():
+        path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(str(path))

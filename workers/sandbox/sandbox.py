@@ -150,6 +150,12 @@ class Sandbox:
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
         return dict(reply.get("data") or {})
 
+    def release(self) -> None:
+        """Let go of the sandbox and leave it running, for another process of this host to take
+        over (SandboxLauncher.attach): the channel is closed and no longer listened on."""
+        self._stopped = True
+        self.channel.shut()
+
     def stop(self) -> None:
         """Remove the container and its socket directory; safe to call more than once, and
         again after a failed removal (the Docker engine was busy): it retries the removal."""
