@@ -28,6 +28,7 @@ class EventType(StrEnum):
     CANCEL_REQUESTED = "cancel_requested"
     RETRYING = "retrying"  # an attempt hit a transient failure; the next attempt follows
     RESUMED = "resumed"  # the reaper re-sent a run whose worker died
+    SANDBOX = "sandbox"  # the attempt's sandbox: warm (claimed from the host's pool) or cold, and when
     MODEL_MIGRATED = "model_migrated"  # settings.model_migrations rewrote the task's model at enqueue
 
 

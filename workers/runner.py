@@ -35,6 +35,7 @@ from workers.hooks import HookChain, Hooks
 from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.runtime import Runtime
+from workers.sandbox.pool import Shape, start_for_run
 from workers.sandbox.sandbox import Sandbox
 
 
@@ -103,7 +104,7 @@ class Attempt:
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
-                sandbox = self._start_sandbox(secrets)
+                sandbox = self._start_sandbox()
                 stack.callback(sandbox.stop)
                 watcher = stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
                 outcome = self._prepare_and_play(sandbox, secrets)
@@ -127,7 +128,7 @@ class Attempt:
         """The agent's part; a failure that will not be retried still leaves the sandbox to the
         outputs and checks."""
         try:
-            self._prepare(sandbox)
+            self._prepare(sandbox, secrets)
             return self._play(sandbox, secrets)
         except NightshiftError as exc:
             if self._will_retry(exc):
@@ -156,19 +157,23 @@ class Attempt:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
         return {name: os.environ[name] for name in self.spec.secrets}
 
-    def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
+    def _start_sandbox(self) -> Sandbox:
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
                                             self.rt.settings.queue_name)
-        sandbox = self.rt.launcher.start(
-            run_id=self.run_id, width=width, height=height, network=self.spec.network == "internet",
-            labels=sandbox_labels, env=secrets, image=self.spec.image,
-        )
+        shape = Shape(self.spec.image or self.rt.settings.sandbox_image, width, height,
+                      self.spec.network == "internet")
+        rt = self.rt
+        sandbox, warm = start_for_run(rt.launcher, rt.redis, rt.hostname, shape, sandbox_labels)
         self.rt.records.update(self.run_id, container_id=sandbox.container_id)
+        self.rt.records.event(self.run_id, EventType.SANDBOX, warm=warm, attempt=self.attempt,
+                              container=sandbox.container_id[:12])
         return sandbox
 
-    def _prepare(self, sandbox: Sandbox) -> None:
+    def _prepare(self, sandbox: Sandbox, secrets: dict[str, str]) -> None:
+        if secrets:  # into the shells' environment, never the container's (a pooled one predates the run)
+            sandbox.set_env(secrets)
         for index, file in enumerate(self.spec.files):
             sandbox.put_file(file.dest, self.rt.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()

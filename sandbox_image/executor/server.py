@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any, cast
 
-from sandbox_image.executor import afterwards, desktop, protocol
+from sandbox_image.executor import afterwards, desktop, protocol, session_env
 from sandbox_image.executor.protocol import ImageTier
 from sandbox_image.executor.result import ConfigurableTool, Tool, ToolError, ToolResult
 from sandbox_image.executor.scaling import api_size_for, tier_of
@@ -202,10 +202,18 @@ class Executor:
         reply.message["data"] = data
         return reply
 
+    def set_env(self, request: dict[str, Any]) -> Reply:
+        env = session_env.parse(request)
+        text = session_env.apply(env)
+        shell = self.tools.get("bash_")
+        if shell is not None:  # a shell started before has the old environment
+            cast(Any, shell).close()
+        return Reply(request.get("id"), text)
+
     def handle(self, request: dict[str, Any], payload: bytes | None) -> Reply:
         op = request.get("op")
         after = {protocol.Op.GLOB: self.glob, protocol.Op.GET_FILE: self.get_file,
-                 protocol.Op.EXEC: self.exec}
+                 protocol.Op.EXEC: self.exec, protocol.Op.SET_ENV: self.set_env}
         if op in after:
             return after[op](request)
         if op == protocol.Op.CALL:

@@ -27,6 +27,7 @@ from core.records import Records
 from core.settings import Settings
 from core.states import IN_FLIGHT
 from workers.fleet.lease import lease_held
+from workers.fleet.pool_reaper import reap_pool
 from workers.runtime import Runtime
 
 IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
@@ -107,6 +108,7 @@ class ContainerReaper:
         while not self._stop.is_set():
             try:
                 reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
+                reap_pool(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
             self._stop.wait(self.interval_s)
