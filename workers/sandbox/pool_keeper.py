@@ -121,7 +121,8 @@ class PoolKeeper:
 
     def add(self, shape: Shape) -> Entry | None:
         """Start one sandbox of ``shape``, wait for its desktop, and list it as ready."""
-        idle_until = int(time.time() + self.settings.warm_pool_ttl_s)
+        started = time.time()  # the TTL counts from here, on the label and in the entry alike
+        idle_until = int(started + self.settings.warm_pool_ttl_s)
         pool_labels = label.for_pool(shape.key, self.owner, idle_until, self.worker, self.fleet)
         try:
             sandbox = self.launcher.start(f"pool-{uuid.uuid4().hex[:8]}", shape.width, shape.height,
@@ -135,7 +136,7 @@ class PoolKeeper:
             sandbox.stop()
             raise
         sandbox.channel.close()  # the run that claims it connects anew
-        entry = Entry(sandbox.container_id, str(sandbox.socket_dir), time.time())
+        entry = Entry(sandbox.container_id, str(sandbox.socket_dir), started)
         self.redis.rpush(keys.pool_ready(self.fleet, self.worker, shape.key), entry.dumps())
         self.redis.hincrby(keys.pool_stats(self.fleet, self.worker), "started", 1)
         return entry
@@ -145,7 +146,7 @@ class PoolKeeper:
         recycled = 0
         too_old = time.time() - self.settings.warm_pool_ttl_s
         for entry in ready_entries(self.redis, self.fleet, self.worker, shape):
-            if entry.started_at < too_old and take_back(self.redis, self.fleet, self.worker, shape.key,
+            if entry.started_at <= too_old and take_back(self.redis, self.fleet, self.worker, shape.key,
                                                          entry.container_id):
                 discard(self.docker, entry.container_id, entry.socket_dir)
                 recycled += 1
