@@ -23,7 +23,7 @@ import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,8 @@ ROWS = "".join(f"<tr><td>item {i}</td><td>{i * 7 % 100}.00</td><td>in stock</td>
 FIELD = (300, 352)  # the text field, in screen coordinates at 1024x768
 OPEN_FIREFOX = (
     "(setsid firefox-esr --new-instance file:///tmp/page.html >/dev/null 2>&1 &);"
-    " timeout 90 xdotool search --sync --onlyvisible --name density >/dev/null"
+    " for i in $(seq 450); do xdotool search --onlyvisible --name density >/dev/null 2>&1 && exit 0;"
+    " sleep 0.2; done; exit 1"
 )
 
 
@@ -111,10 +112,17 @@ def play(sandbox: Sandbox, samples: Samples, steps: int, think_s: float, seed: i
 
 
 def measure(launcher: SandboxLauncher, n: int, args: argparse.Namespace) -> dict[str, float]:
-    with ThreadPoolExecutor(max_workers=min(n, 4)) as pool:
-        sandboxes = list(pool.map(lambda i: open_desktop(launcher, i, args.size), range(n)))
+    sandboxes: list[Sandbox] = []
     try:
-        time.sleep(args.settle_s)  # let the pages finish loading and the start-up work die down
+        with ThreadPoolExecutor(max_workers=min(n, 4)) as pool:
+            futures = [pool.submit(open_desktop, launcher, i, args.size) for i in range(n)]
+            failed = _collect(futures, sandboxes)
+        if failed is not None:
+            raise failed
+        time.sleep(args.settle_s / 2)  # let the pages finish loading and the start-up work die down
+        idle0 = cpu_ticks()
+        time.sleep(args.settle_s / 2)
+        idle1 = cpu_ticks()
         samples = Samples()
         busy0, total0 = cpu_ticks()
         threads = [threading.Thread(target=play, args=(s, samples, args.steps, args.think_s, i))
@@ -129,15 +137,32 @@ def measure(launcher: SandboxLauncher, n: int, args: argparse.Namespace) -> dict
         for sandbox in sandboxes:
             sandbox.stop()
     cores = len(Path("/proc/cpuinfo").read_text().split("processor\t")) - 1
-    host_cpu = (busy1 - busy0) / max(1, total1 - total0) * 100
+    host_cpu = _busy((busy0, total0), (busy1, total1))
     return {"n": n, **{f"{k} p50": statistics.median(v) for k, v in samples.ms.items()},
             **{f"{k} p95": pct(v, 0.95) for k, v in samples.ms.items()},
             "host cpu %": host_cpu, "cpu/sandbox % of a core": host_cpu * cores / n,
+            "idle cpu/sandbox %": _busy(idle0, idle1) * cores / n,
             "mem/sandbox MiB": memory, "errors": samples.errors}
 
 
+def _busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Host CPU busy between two /proc/stat readings, in % of all cores."""
+    return (after[0] - before[0]) / max(1, after[1] - before[1]) * 100
+
+
+def _collect(futures: list[Future[Sandbox]], into: list[Sandbox]) -> Exception | None:
+    """Every started sandbox into ``into`` (so all are stopped), and the first failure."""
+    failed: Exception | None = None
+    for future in futures:
+        try:
+            into.append(future.result())
+        except Exception as exc:
+            failed = failed or exc
+    return failed
+
+
 COLUMNS = ["n", "screenshot p50", "screenshot p95", "click p50", "click p95", "type p50",
-           "host cpu %", "cpu/sandbox % of a core", "mem/sandbox MiB", "errors"]
+           "host cpu %", "cpu/sandbox % of a core", "idle cpu/sandbox %", "mem/sandbox MiB", "errors"]
 
 
 def main() -> None:
