@@ -47,8 +47,8 @@ ROWS = "".join(f"<tr><td>item {i}</td><td>{i * 7 % 100}.00</td><td>in stock</td>
 FIELD = (300, 352)  # the text field, in screen coordinates at 1024x768
 OPEN_FIREFOX = (
     "(setsid firefox-esr --new-instance file:///tmp/page.html >/dev/null 2>&1 &);"
-    " for i in $(seq 450); do xdotool search --onlyvisible --name density >/dev/null 2>&1 && exit 0;"
-    " sleep 0.2; done; exit 1"
+    " for i in $(seq 450); do xdotool search --onlyvisible --name density >/dev/null 2>&1 && break;"
+    " sleep 0.2; done; xdotool search --onlyvisible --name density >/dev/null 2>&1"
 )
 
 
