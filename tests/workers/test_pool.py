@@ -18,6 +18,7 @@ from core import labels as label
 from core.errors import SandboxError
 from core.events import EventType
 from tests.workers.conftest import MakeRuntime, assert_ended_clean, new_run, result_of, script, wait_for
+from tests.workers.test_cancel_watcher import cancel_mid_call
 from workers.fleet.pool_reaper import reap_pool
 from workers.runner import execute_run
 from workers.runtime import Runtime
@@ -109,7 +110,9 @@ def test_the_keeper_refills_after_a_claim_with_a_fresh_sandbox(
         sandbox.stop()
 
 
-def test_the_pool_never_outgrows_the_hosts_free_slots(make_runtime: MakeRuntime, keepers: list[PoolKeeper]) -> None:
+def test_the_pool_never_outgrows_the_hosts_free_slots(
+    make_runtime: MakeRuntime, keepers: list[PoolKeeper]
+) -> None:
     rt = make_runtime(warm_pool_size=2, worker_concurrency=1)
     keeper = keeper_for(rt, keepers)
     assert keeper.pass_once() == 1  # one slot: one warm sandbox, not two
@@ -130,13 +133,16 @@ def test_size_zero_disables_the_pool(make_runtime: MakeRuntime, keepers: list[Po
     assert Claimer(rt.redis, rt.docker, rt.settings, rt.hostname).claim(shape_of(rt), run_claim()) is None
 
 
-def test_idle_sandboxes_are_recycled_after_the_ttl(make_runtime: MakeRuntime, keepers: list[PoolKeeper]) -> None:
+def test_idle_sandboxes_are_recycled_after_the_ttl(
+    make_runtime: MakeRuntime, keepers: list[PoolKeeper]
+) -> None:
     rt = make_runtime(warm_pool_size=1, warm_pool_ttl_s=2.0)
     keeper = keeper_for(rt, keepers)
     keeper.pass_once()
-    [old] = ready_ids(rt, shape_of(rt))
-    wait_for(lambda: time.time() > float(rt.docker.containers.get(old).labels[label.IDLE_UNTIL]), 10, "the TTL")
-    time.sleep(0.1)
+    [entry] = ready_entries(rt.redis, rt.settings.queue_name, rt.hostname, shape_of(rt))
+    old = entry.container_id
+    assert float(rt.docker.containers.get(old).labels[label.IDLE_UNTIL]) <= entry.started_at + 2.0
+    wait_for(lambda: time.time() > entry.started_at + 2.0, 10, "the TTL")
     keeper.pass_once()
     [new] = ready_ids(rt, shape_of(rt))
     assert new != old and not exists(rt, old)
@@ -225,3 +231,19 @@ def test_a_claimed_sandbox_is_reaped_once_its_run_is_over_and_kept_while_it_runs
     assert reap_pool(rt.docker, rt.records, rt.redis, rt.settings.queue_name) == 1
     assert not exists(rt, sandbox.container_id)
     lease.release()
+
+
+def test_a_cancel_stops_a_run_on_a_warm_sandbox_and_removes_it(
+    make_runtime: MakeRuntime, keepers: list[PoolKeeper]
+) -> None:
+    rt = make_runtime(warm_pool_size=1)
+    keeper_for(rt, keepers).pass_once()
+    [pooled] = ready_ids(rt, shape_of(rt))
+    run_id = new_run(rt, script("sleep 593", "echo never"))
+
+    cancel_mid_call(rt, run_id)
+
+    record = rt.records.get(run_id)
+    assert (record.state, record.container_id) == ("cancelled", pooled)
+    assert not exists(rt, pooled)
+    assert assert_ended_clean(rt, run_id, 1)["state"] == "cancelled"
