@@ -5,9 +5,11 @@ For each N: N real sandboxes start, each opens Firefox ESR on a local page (plac
 page's text field (the tool returns the settled screenshot), typing a few words, then a simulated
 model think time (``--think-s``, 3 s, jittered +-20 % so the desktops do not march in step).
 Printed per N: screenshot and click p50/p95 (worker-side wall time of one ``Sandbox.call``), host
-CPU over the active phase (of all cores, from /proc/stat) and per sandbox, memory per sandbox
-(cgroup usage minus inactive page cache, as ``docker stats``), and at the end the largest N whose
-screenshot p95 stays at or under ``--p95-ms`` (150).
+CPU over the active phase (% of all cores, /proc/stat: on a shared machine it includes everyone's
+load), CPU per sandbox from its own cgroup (% of one core) while active and while idle (Firefox
+open, nobody acting), memory per sandbox (cgroup usage minus inactive page cache, as ``docker
+stats``), and at the end the largest N whose screenshot p95 stays at or under ``--p95-ms`` (150).
+``--profile`` instead prints the idle CPU of each process in one sandbox with Firefox open.
 
     .venv/bin/python bench/density.py [--ns 4,8,12,16] [--steps 8] [--think-s 3] [--size 1024x768]
                                       [--cpus 1.0] [--repeat 1]
@@ -62,6 +64,19 @@ def cpu_ticks() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
+
+
+def sandbox_cpu_s(sandboxes: list[Sandbox]) -> float:
+    """CPU seconds the sandboxes' cgroups have used (cgroup v1 cpuacct or v2 cpu.stat)."""
+    total = 0.0
+    for sandbox in sandboxes:
+        v1 = Path(f"/sys/fs/cgroup/cpuacct/docker/{sandbox.container_id}/cpuacct.usage")
+        v2 = Path(f"/sys/fs/cgroup/system.slice/docker-{sandbox.container_id}.scope/cpu.stat")
+        if v1.exists():
+            total += int(v1.read_text()) / 1e9
+        elif v2.exists():
+            total += int(v2.read_text().split()[1]) / 1e6
+    return total
 
 
 def memory_mib(sandbox: Sandbox) -> float:
@@ -120,11 +135,12 @@ def measure(launcher: SandboxLauncher, n: int, args: argparse.Namespace) -> dict
         if failed is not None:
             raise failed
         time.sleep(args.settle_s / 2)  # let the pages finish loading and the start-up work die down
-        idle0 = cpu_ticks()
+        idle0, idle_started = sandbox_cpu_s(sandboxes), time.monotonic()
         time.sleep(args.settle_s / 2)
-        idle1 = cpu_ticks()
+        idle_cpu = (sandbox_cpu_s(sandboxes) - idle0) / (time.monotonic() - idle_started) / n * 100
         samples = Samples()
         busy0, total0 = cpu_ticks()
+        active0, active_started = sandbox_cpu_s(sandboxes), time.monotonic()
         threads = [threading.Thread(target=play, args=(s, samples, args.steps, args.think_s, i))
                    for i, s in enumerate(sandboxes)]
         for thread in threads:
@@ -132,6 +148,7 @@ def measure(launcher: SandboxLauncher, n: int, args: argparse.Namespace) -> dict
         for thread in threads:
             thread.join()
         busy1, total1 = cpu_ticks()
+        active_cpu = (sandbox_cpu_s(sandboxes) - active0) / (time.monotonic() - active_started) / n * 100
         memory = statistics.mean(memory_mib(s) for s in sandboxes)
     finally:
         for sandbox in sandboxes:
@@ -140,8 +157,8 @@ def measure(launcher: SandboxLauncher, n: int, args: argparse.Namespace) -> dict
     host_cpu = _busy((busy0, total0), (busy1, total1))
     return {"n": n, **{f"{k} p50": statistics.median(v) for k, v in samples.ms.items()},
             **{f"{k} p95": pct(v, 0.95) for k, v in samples.ms.items()},
-            "host cpu %": host_cpu, "cpu/sandbox % of a core": host_cpu * cores / n,
-            "idle cpu/sandbox %": _busy(idle0, idle1) * cores / n,
+            "host cpu %": host_cpu, "cpu/sandbox % of a core": active_cpu,
+            "idle cpu/sandbox %": idle_cpu, "cores": cores,
             "mem/sandbox MiB": memory, "errors": samples.errors}
 
 
@@ -161,6 +178,38 @@ def _collect(futures: list[Future[Sandbox]], into: list[Sandbox]) -> Exception |
     return failed
 
 
+PROFILE = r"""
+import os, time
+def ticks():
+    out = {}
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            stat = open(f'/proc/{pid}/stat').read()
+        except OSError:
+            continue
+        name = stat[stat.index('(') + 1:stat.rindex(')')]
+        fields = stat[stat.rindex(')') + 2:].split()
+        out[(pid, name)] = int(fields[11]) + int(fields[12])
+    return out
+a = ticks(); time.sleep(SECONDS); b = ticks()
+hz = os.sysconf('SC_CLK_TCK')
+used = sorted(((b[k] - a.get(k, 0)) / hz / SECONDS * 100, k[1]) for k in b)
+for pct, name in reversed(used[-8:]):
+    print(f'{pct:6.2f} % {name}')
+"""
+
+
+def profile(launcher: SandboxLauncher, args: argparse.Namespace) -> None:
+    """Idle CPU per process (% of one core) in one sandbox with Firefox open on the page."""
+    sandbox = open_desktop(launcher, 0, args.size)
+    try:
+        time.sleep(args.settle_s)
+        sandbox.put_file("/tmp/profile.py", PROFILE.replace("SECONDS", "10").encode())
+        print(sandbox.call(BASH, {"command": "python3 /tmp/profile.py"}).text)
+    finally:
+        sandbox.stop()
+
+
 COLUMNS = ["n", "screenshot p50", "screenshot p95", "click p50", "click p95", "type p50",
            "host cpu %", "cpu/sandbox % of a core", "idle cpu/sandbox %", "mem/sandbox MiB", "errors"]
 
@@ -175,6 +224,7 @@ def main() -> None:
     parser.add_argument("--cpus", type=float, default=None, help="sandbox CPU limit (default: settings)")
     parser.add_argument("--p95-ms", type=float, default=150.0)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="idle CPU per process, one sandbox")
     args = parser.parse_args()
     overrides: dict[str, Any] = {"sandbox_socket_dir": Path("/tmp/nsd"), "sandbox_start_timeout_s": 120.0,
                                  "sandbox_ready_timeout_s": 120.0}
@@ -184,6 +234,9 @@ def main() -> None:
     launcher = SandboxLauncher(docker.from_env(), settings)
     print(f"image {settings.sandbox_image}, {args.size[0]}x{args.size[1]}, think {args.think_s} s, "
           f"{args.steps} steps per desktop, sandbox cpus {settings.sandbox_cpus}")
+    if args.profile:
+        profile(launcher, args)
+        return
     rows: dict[int, list[dict[str, float]]] = {}
     for _ in range(args.repeat):
         for n in (int(x) for x in args.ns.split(",")):
