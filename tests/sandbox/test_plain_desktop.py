@@ -35,7 +35,7 @@ def test_the_empty_desktop_is_one_colour_and_compresses(empty_desk: Desk) -> Non
 
 
 def test_the_desktop_window_is_not_a_task_in_the_panel(empty_desk: Desk) -> None:
-    out = empty_desk.sh("xdotool search --onlyvisible --class nightshift-desktop | wc -l")
+    out = empty_desk.sh("xdotool search --onlyvisible --classname nightshift-desktop | wc -l")
     assert out.strip() == "1"  # it exists...
     shot = empty_desk.screenshot()
     assert shot.getpixel((400, 768 - 20)) == (0x2B, 0x2B, 0x2B)  # ...and the taskbar stays empty
