@@ -33,10 +33,6 @@ from .bash_capture import SENTINEL_PREFIX, OutputCapture, sentinel_marker
 _QUOTE_TABLE = {ord("\\"): "\\\\", ord("'"): "\\'", 0x7F: "\\x7f", **{c: f"\\x{c:02x}" for c in range(1, 32)}}
 _QUOTE_TABLE[0] = ""  # bash cannot hold NUL in a string (it drops NULs from scripts too)
 _READ_SIZE = 1 << 16
-# What the model starts (Firefox, LibreOffice, builds) runs this much nicer than the desktop and the
-# executor in the same container, so a screenshot's grab and encode are not queued behind an app's
-# background work when the host is busy (density, bench/density.py). 0 turns it off.
-APP_NICE = int(os.environ.get("NIGHTSHIFT_APP_NICE", "10"))
 _FALLBACK_POLL_MS = 1000  # only when pidfd_open is unavailable: how often to check the shell is alive
 
 
@@ -80,7 +76,7 @@ class BashSession:
         self._leftover = b""
         self.timed_out = False
         self.proc = subprocess.Popen(
-            ["nice", "-n", str(APP_NICE), "/bin/bash"],  # nice execs bash: the pid is the shell's
+            ["/bin/bash"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

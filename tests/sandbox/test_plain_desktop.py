@@ -1,6 +1,5 @@
 """The desktop is one plain colour (sandbox_image/start.py ``plain_desktop``), so an empty screen
-compresses to a few kilobytes instead of mutter's dithered vignette (606 KB as PNG), and the
-model's apps run nicer than the desktop and the executor (bash_session.APP_NICE)."""
+compresses to a few kilobytes instead of mutter's dithered vignette (606 KB as PNG)."""
 
 from __future__ import annotations
 
@@ -39,11 +38,6 @@ def test_the_desktop_window_is_not_a_task_in_the_panel(empty_desk: Desk) -> None
     assert out.strip() == "1"  # it exists...
     shot = empty_desk.screenshot()
     assert shot.getpixel((400, 768 - 20)) == (0x2B, 0x2B, 0x2B)  # ...and the taskbar stays empty
-
-
-def test_commands_run_nicer_than_the_executor(empty_desk: Desk) -> None:
-    assert empty_desk.sh("ps -o ni= -p $$").strip() == "10"
-    assert empty_desk.sh("ps -o ni= -C Xvfb").strip() == "0"
 
 
 _SCREENSHOT = ({"type": "computer_20250124", "name": "computer"}, {"action": "screenshot"})
