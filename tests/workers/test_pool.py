@@ -18,7 +18,6 @@ from core import labels as label
 from core.errors import SandboxError
 from core.events import EventType
 from tests.workers.conftest import MakeRuntime, assert_ended_clean, new_run, result_of, script, wait_for
-from tests.workers.test_cancel_watcher import cancel_mid_call
 from workers.fleet.pool_reaper import reap_pool
 from workers.runner import execute_run
 from workers.runtime import Runtime
@@ -55,6 +54,15 @@ def ready_ids(rt: Runtime, shape: Shape) -> list[str]:
 
 def run_claim(run_id: str = "run-x", attempt: int = 1, deadline_in_s: float = 3600) -> dict[str, Any]:
     return {"run_id": run_id, "attempt": attempt, "deadline": int(time.time() + deadline_in_s)}
+
+
+def sleeping_in(rt: Runtime, container_id: str) -> bool:
+    """Whether the pooled container runs the script's ``sleep 593`` (it has no run id label)."""
+    try:
+        processes = rt.docker.containers.get(container_id).top().get("Processes") or []
+    except Exception:  # not running (any more)
+        return False
+    return any("sleep 593" in " ".join(process) for process in processes)
 
 
 def exists(rt: Runtime, container_id: str) -> bool:
@@ -240,9 +248,14 @@ def test_a_cancel_stops_a_run_on_a_warm_sandbox_and_removes_it(
     keeper_for(rt, keepers).pass_once()
     [pooled] = ready_ids(rt, shape_of(rt))
     run_id = new_run(rt, script("sleep 593", "echo never"))
+    worker = threading.Thread(target=execute_run, args=(run_id, rt), daemon=True)
+    worker.start()
+    wait_for(lambda: sleeping_in(rt, pooled), 90, "the long call to start in the warm sandbox")
 
-    cancel_mid_call(rt, run_id)
+    rt.records.request_cancel(run_id, "stop it")
+    worker.join(timeout=60)  # the call itself would take ten minutes
 
+    assert not worker.is_alive(), "the run did not end after its cancel"
     record = rt.records.get(run_id)
     assert (record.state, record.container_id) == ("cancelled", pooled)
     assert not exists(rt, pooled)
