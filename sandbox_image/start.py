@@ -21,18 +21,20 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DISPLAY_NUM = 1
 X_READY_TIMEOUT_S = 30.0
 MAX_RESTARTS = 5
 PANEL_CONFIG = "/opt/nightshift/desktop/tint2rc"
-# A plain desktop colour (RRGGBB): mutter's own background is a dithered vignette that no PNG filter
-# compresses (606 KB for an empty 1024x768 screenshot); one colour costs almost nothing to encode.
-DESKTOP_COLOUR = os.environ.get("NIGHTSHIFT_DESKTOP_COLOUR", "1d3f6a")
+# A plain desktop colour (RRGGBB, executor/desktop.py DESKTOP_COLOUR): mutter's own background is a
+# dithered vignette no PNG filter compresses (606 KB for an empty 1024x768 screenshot); one colour
+# costs almost nothing to encode.
 
 
 def screen_size() -> tuple[int, int]:
@@ -98,9 +100,10 @@ def make_socket_dir() -> None:
 
 
 def plain_desktop(width: int, height: int, colour: str) -> object:
-    """Map a screen-sized window of type DESKTOP in one colour, painted by the X server itself
-    (no redraws, no CPU); mutter keeps it below every window. Returns the connection that owns it,
-    or None when it cannot be made (the desktop then shows mutter's own background)."""
+    """A screen-sized window of type DESKTOP in one colour, painted by the X server itself (no
+    redraws, no CPU), mapped once the window manager runs so that mutter stacks it below every
+    window from the start (mapped before, it could cover the panel for a moment). Returns the
+    connection that owns it, or None when it cannot be made (mutter's own background shows)."""
     try:
         from Xlib import X, Xatom, display
 
@@ -108,6 +111,7 @@ def plain_desktop(width: int, height: int, colour: str) -> object:
         screen = conn.screen()
         pixel = int(colour, 16)  # TrueColor, 24 bit: the pixel is the RGB value
         screen.root.change_attributes(background_pixel=pixel)
+        screen.root.clear_area()
         window = screen.root.create_window(0, 0, width, height, 0, screen.root_depth, X.InputOutput,
                                            X.CopyFromParent, background_pixel=pixel)
         atom = conn.intern_atom
@@ -117,13 +121,24 @@ def plain_desktop(width: int, height: int, colour: str) -> object:
                                [atom("_NET_WM_STATE_SKIP_TASKBAR"), atom("_NET_WM_STATE_SKIP_PAGER")])
         window.set_wm_name("Desktop")
         window.set_wm_class("nightshift-desktop", "Desktop")
-        window.map()
-        screen.root.clear_area()
         conn.sync()
-        return conn
     except Exception as exc:
         print(f"start: plain desktop not set: {exc}", file=sys.stderr)
         return None
+    threading.Thread(target=_map_under_wm, args=(conn, window), name="desktop", daemon=True).start()
+    return conn
+
+
+def _map_under_wm(conn: Any, window: Any) -> None:
+    """Map the desktop window as soon as a window manager announces itself (or after the X ready
+    timeout without one)."""
+    check = conn.intern_atom("_NET_SUPPORTING_WM_CHECK")
+    root = conn.screen().root
+    deadline = time.monotonic() + X_READY_TIMEOUT_S
+    while time.monotonic() < deadline and root.get_full_property(check, 0) is None:
+        time.sleep(0.02)
+    window.map()
+    conn.sync()
 
 
 @dataclass
@@ -185,6 +200,8 @@ class Supervisor:
         with contextlib.suppress(BrokenPipeError):
             os.write(relay_write, f"{DISPLAY_NUM}\n".encode())
         os.close(relay_write)
+        from sandbox_image.executor.desktop import DESKTOP_COLOUR
+
         self.desktop = plain_desktop(self.width, self.height, DESKTOP_COLOUR)
         self.launch(Child("mutter", self.spawn_mutter))
         self.launch(Child("panel", self.spawn_panel))

@@ -165,9 +165,18 @@ class Executor:
         return reply
 
     def _settle_screen(self, budget_s: float) -> None:
-        """Let the freshly mapped panel finish drawing, so the first screenshot shows the desktop."""
+        """Let the freshly mapped panel finish drawing, so the first screenshot shows the desktop:
+        until its strip shows more than the plain desktop colour, then until the screen is quiet."""
         computer: Any = self.tool_for("computer_20250124", "computer")
-        computer.capture.settle(quiet_s=READY_QUIET_S, cap_s=max(0.0, min(budget_s, READY_SETTLE_CAP_S)))
+        cap_s = max(0.0, min(budget_s, READY_SETTLE_CAP_S))
+        deadline = time.monotonic() + cap_s
+        row = desktop.panel_row()
+        while row is not None and time.monotonic() < deadline:
+            frame = computer.capture.grab()
+            if desktop.panel_drawn(frame.bgra, frame.width, row):
+                break
+            time.sleep(desktop.PANEL_POLL_S)
+        computer.capture.settle(quiet_s=READY_QUIET_S, cap_s=max(0.0, deadline - time.monotonic()))
 
     def put_file(self, request: dict[str, Any], payload: bytes) -> Reply:
         path, mode = request.get("path"), request.get("mode", 0o644)
