@@ -17,6 +17,7 @@ always knows whose it is (``workers/fleet/pool_reaper.py``).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,8 +131,6 @@ def discard(docker_client: docker.DockerClient, container_id: str, socket_dir: s
         if exc.status_code != 409:  # 409: removal already in progress
             raise
     if socket_dir:
-        import shutil
-
         shutil.rmtree(socket_dir, ignore_errors=True)
 
 
