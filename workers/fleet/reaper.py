@@ -35,6 +35,7 @@ from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT
 from workers.fleet.lease import lease_held
+from workers.fleet.pool_reaper import reap_pool
 from workers.metrics import REAPER_ACTIONS
 from workers.runtime import Runtime
 
@@ -145,6 +146,7 @@ def reap_local(rt: Runtime) -> int:
     settings = rt.settings
     removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
                               settings.sandbox_socket_dir, settings.reaper_restart_grace_s)
+    removed += reap_pool(rt.docker, rt.records, rt.redis, settings.queue_name)
     rt.egress.sweep()
     REAPER_ACTIONS.labels("removed").inc(removed)
     return removed
