@@ -84,6 +84,9 @@ ENCODINGS: dict[str, Callable[[Image.Image], bytes]] = {
     "PNG adaptive filters, zlib 9 (Pillow optimize)": lambda im: _save(im, "PNG", optimize=True),
     "WebP lossless (method 4)": lambda im: _save(im, "WEBP", lossless=True, quality=100, method=4),
     "WebP lossless (method 0)": lambda im: _save(im, "WEBP", lossless=True, quality=0, method=0),
+    "WebP lossless (method 1, effort 25)": lambda im: _save(im, "WEBP", lossless=True, quality=25, method=1),
+    "WebP lossless (method 2, effort 50)": lambda im: _save(im, "WEBP", lossless=True, quality=50, method=2),
+    "WebP lossless (method 3, effort 75)": lambda im: _save(im, "WEBP", lossless=True, quality=75, method=3),
     "JPEG q85": lambda im: _save(im, "JPEG", quality=85),
     "WebP lossy q90": lambda im: _save(im, "WEBP", quality=90, method=4),
 }
