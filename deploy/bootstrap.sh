@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian (bookworm) machine lacks to run nightshift, idempotently:
-# Debian packages (Docker engine, Redis, debootstrap, Chromium for the report tests), a running dockerd, the Python venv,
+# Debian packages (Docker engine, docker-compose, Redis, debootstrap, Chromium for the report tests), a running dockerd, the Python venv,
 # and the sandbox image. Sourced by deploy/demo.sh and deploy/test.sh; safe to run again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +12,7 @@ need_pkgs=()
 command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
+command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)  # tests/deploy runs deploy/docker-compose.yml
 command -v python3 >/dev/null || need_pkgs+=(python3 python3-venv)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 command -v curl >/dev/null || need_pkgs+=(curl)

@@ -17,6 +17,7 @@ caller's behalf); enqueue those with the CLI. Invalid input answers 400 with eve
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis import Redis, RedisError
 
 from core.catalog import catalog_for
-from core.errors import EnqueueError, RunNotFound
+from core.errors import ConfigError, EnqueueError, RunNotFound
 from core.metrics import FleetCollector
 from core.records import Records
 from core.settings import Settings
@@ -184,7 +185,17 @@ def make_server(
     settings: Settings, redis: Redis, celery: Celery, host: str | None = None, port: int | None = None
 ) -> NightshiftServer:
     address = (host or settings.api_host, settings.api_port if port is None else port)
+    if settings.api_token is None and not _loopback(address[0]):
+        raise ConfigError(f"the API listens on {address[0]}: set NIGHTSHIFT_API_TOKEN (a bearer token) "
+                          "or listen on loopback only")
     return NightshiftServer(address, settings, redis, celery)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def serve(

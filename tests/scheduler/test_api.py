@@ -15,6 +15,7 @@ import pytest
 import redis as redis_lib
 from pydantic import SecretStr
 
+from core.errors import ConfigError
 from core.records import Records
 from core.settings import Settings
 from scheduler.api import make_server
@@ -107,6 +108,13 @@ def test_a_configured_token_is_required_except_for_health(api: Any) -> None:
     assert call("POST", "/runs", TASK, token="wrong")[0] == 401
     assert call("POST", "/runs", TASK, token="s3cret")[0] == 201
     assert call("GET", "/healthz") == (200, {"ok": True})
+
+
+def test_without_a_token_the_api_listens_on_loopback_only(
+    settings: Settings, redis_client: redis_lib.Redis, celery_app: Any
+) -> None:
+    with pytest.raises(ConfigError, match="NIGHTSHIFT_API_TOKEN"):
+        make_server(settings, redis_client, celery_app, "0.0.0.0", 0)
 
 
 def test_an_oversized_body_is_refused(api: Any) -> None:
