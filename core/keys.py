@@ -110,3 +110,9 @@ def pool_claim(container_id: str) -> str:
 def pool_owner(owner: str) -> str:
     """String with TTL: a live pool keeper's heartbeat; gone means its idle sandboxes are orphans."""
     return f"{PREFIX}:pool:owner:{owner}"
+
+
+def reaper_turn(fleet: str) -> str:
+    """String with TTL: the worker host whose reaper re-sends the fleet's orphaned runs this interval
+    (one per interval, whichever comes first; the others only tidy their own machine)."""
+    return f"{PREFIX}:reaper:{fleet}:turn"

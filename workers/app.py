@@ -58,7 +58,7 @@ def create_app(settings: Settings) -> Celery:
     app = Celery("nightshift")
     app.conf.update(celery_config(settings))
     register_tasks(app, settings)
-    _start_reaper_with_worker(settings)
+    _start_reaper_with_worker(app, settings)
     _check_models_at_start(app)
     return app
 
@@ -72,8 +72,9 @@ def _check_models_at_start(app: Celery) -> None:
     beat_init.connect(lambda **_: app.send_task(CHECK_SCHEDULES_TASK), weak=False)
 
 
-def _start_reaper_with_worker(settings: Settings) -> None:
-    """Each worker's main process reaps its own machine's containers (see workers/fleet/reaper.py)."""
+def _start_reaper_with_worker(app: Celery, settings: Settings) -> None:
+    """Each worker's main process reaps its own machine's containers and, on its turn, re-sends the
+    fleet's orphaned runs (see workers/fleet/reaper.py)."""
     from celery.signals import worker_ready, worker_shutdown
 
     def on_ready(**_: object) -> None:
@@ -82,7 +83,7 @@ def _start_reaper_with_worker(settings: Settings) -> None:
         from workers.runtime import Runtime
 
         rt = Runtime.build(settings)
-        reaper = ContainerReaper(rt, settings.reaper_interval_s)
+        reaper = ContainerReaper(rt, app, settings.reaper_interval_s)
         reaper.start()
         serve_metrics(settings, rt.hostname)
         worker_shutdown.connect(lambda **__: reaper.stop(), weak=False)

@@ -83,6 +83,11 @@ class Deployment:
         """Whether the reaper re-sent the run (its worker was gone)."""
         return any(e.get("type") == EventType.RESUMED for e in self.records.events(run_id))
 
+    def containers(self, run_id: str) -> dict[str, int]:
+        """Every sandbox the run's attempts had (short id -> attempt), cold or claimed from a pool."""
+        return {str(e["container"]): int(e["attempt"]) for e in self.records.events(run_id)
+                if e.get("type") == EventType.SANDBOX}
+
     def terminal_events(self, run_id: str) -> list[dict[str, Any]]:
         return [e for e in self.records.events(run_id) if e.get("state") in TERMINAL]
 

@@ -43,7 +43,7 @@ S3_PORT = 7480
 HOST_CAP_DROP = ["SYS_RESOURCE"]
 HOST_SECURITY = ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined", "label=disable"]
 CLEAR_ENGINE = 'ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null'
-SANDBOX_FIELDS = (label.RUN_ID, label.ATTEMPT, label.WORKER, label.FLEET)
+SANDBOX_FIELDS = ("id", label.RUN_ID, label.ATTEMPT, label.WORKER, label.FLEET, label.POOL)
 
 
 @dataclass(frozen=True)
@@ -212,8 +212,9 @@ class WorkerHost:
                 "docker-compose -f deploy/docker-compose.yml up -d --no-deps worker", env)
 
     def sandboxes(self) -> list[dict[str, str]]:
-        """The labels of every sandbox container on this host's engine, running or not."""
-        fields = "\t".join(f'{{{{.Label "{name}"}}}}' for name in SANDBOX_FIELDS)
+        """The short id and labels of every sandbox container on this host's engine, running or not."""
+        fields = "\t".join("{{.ID}}" if name == "id" else f'{{{{.Label "{name}"}}}}'
+                            for name in SANDBOX_FIELDS)
         code, output = self.exec(["docker", "ps", "-a", "--filter", f"label={label.SANDBOX}",
                                   "--format", fields])
         if code != 0:

@@ -15,6 +15,7 @@ import pytest
 
 from core import labels as label
 from tests.deploy.conftest import Deployment
+from tests.deploy.hosts import WorkerHost
 from workers.artifacts.attempt import verify
 
 pytestmark = [pytest.mark.docker, pytest.mark.s3, pytest.mark.timeout(900)]
@@ -35,10 +36,17 @@ def batch(prefix: str, count: int, sleep_s: int) -> str:
 
 
 def engines_of(deployment: Deployment, seen: dict[str, set[str]]) -> None:
-    """Note which host's engine holds a sandbox of which run (what `docker ps` shows on each)."""
+    """Note which host's engine holds which sandbox (what `docker ps` shows on each)."""
     for name, host in deployment.hosts.items():
         for sandbox in host.sandboxes():
-            seen.setdefault(sandbox[label.RUN_ID], set()).add(name)
+            seen.setdefault(sandbox["id"], set()).add(name)
+
+
+def runs_sandboxes(host: WorkerHost, claimed: set[str]) -> list[dict[str, str]]:
+    """The host's sandboxes that belong to runs: started for one, or claimed from the warm pool
+    (a pooled one carries its run in Redis, not in its labels). Unclaimed pooled ones are the
+    host's stock, not a run's leftovers."""
+    return [s for s in host.sandboxes() if not s[label.POOL] or s["id"] in claimed]
 
 
 def test_a_batch_spreads_over_both_hosts_and_every_run_lands_in_s3(
@@ -56,14 +64,18 @@ def test_a_batch_spreads_over_both_hosts_and_every_run_lands_in_s3(
 
     assert [r.state for r in records] == ["succeeded"] * len(run_ids)
     assert {r.worker for r in records} == set(deployment.hosts)  # both hosts took runs
+    claimed: set[str] = set()
     for record in records:
         # the record names the host whose engine ran the run's sandbox, and no other engine did
-        assert engines.get(record.run_id, {record.worker}) == {record.worker}
+        (sandbox,) = deployment.containers(record.run_id)
+        assert engines.get(sandbox, {record.worker}) == {record.worker}
         assert record.attempt == 1
         assert record.artifact_prefix and verify(deployment.store, record.artifact_prefix) == []
-    # each host's reaper removed its own sandboxes: both engines end empty
+        claimed.add(sandbox)
+    # each host's runs removed their sandboxes: no engine holds one of a run (warm stock may)
     for host in deployment.hosts.values():
-        deployment.wait_for(lambda h=host: h.sandboxes() == [], 60, f"{host.name}'s sandboxes to go")
+        deployment.wait_for(lambda h=host: runs_sandboxes(h, claimed) == [], 60,
+                            f"{host.name}'s sandboxes to go")
 
 
 def test_a_host_killed_mid_batch_has_its_runs_resumed_on_the_other_once_each(
@@ -109,9 +121,11 @@ def test_a_host_killed_mid_batch_has_its_runs_resumed_on_the_other_once_each(
 
     # the machine comes back: its worker restarts and reaps the dead attempts' sandboxes, on its
     # own engine (the survivor never saw them)
+    sandboxes = {c: (r, n) for r in run_ids for c, n in deployment.containers(r).items()}
     doomed.restart()
-    left = doomed.sandboxes()
-    assert {s[label.RUN_ID] for s in left} <= set(victims)
+    left = runs_sandboxes(doomed, set(sandboxes))
+    assert {sandboxes[s["id"]] for s in left} <= {(r, 1) for r in victims}
     assert all(s[label.WORKER] == doomed.name for s in left)
-    deployment.wait_for(lambda: doomed.sandboxes() == [], 120, f"{doomed.name} to reap its dead sandboxes")
+    deployment.wait_for(lambda: runs_sandboxes(doomed, set(sandboxes)) == [], 120,
+                        f"{doomed.name} to reap its dead sandboxes")
     print(f"\nmany machines: {deployment.timings}")

@@ -15,7 +15,7 @@ import docker
 import pytest
 from celery import Celery
 
-from core import broker
+from core import broker, keys
 from core import labels as label
 from core.records import RunRecord
 from tests.workers.conftest import MakeRuntime, containers_of, new_run, script, sent_runs, wait_for
@@ -26,6 +26,7 @@ from workers.fleet.reaper import (
     ContainerReaper,
     reap_containers,
     reap_once,
+    resume_on_my_turn,
     resume_orphans,
     sweep_socket_dirs,
 )
@@ -197,10 +198,10 @@ def test_containers_of_other_fleets_or_of_no_fleet_are_left_alone(rt: Runtime, f
     assert all(exists(container) for container in foreign)
 
 
-def test_the_workers_timer_removes_dead_sandboxes_by_itself(rt: Runtime) -> None:
+def test_the_workers_timer_removes_dead_sandboxes_by_itself(rt: Runtime, app: Celery) -> None:
     record = run_in(rt, "succeeded")
     stand_in(rt, record.run_id)
-    reaper = ContainerReaper(rt, interval_s=0.2)
+    reaper = ContainerReaper(rt, app, interval_s=0.2)
 
     reaper.start()
     try:
@@ -216,6 +217,32 @@ def test_a_reap_pass_resumes_a_dead_workers_run_and_removes_its_sandbox(rt: Runt
     assert reap_once(rt, app) == {"resumed": 1, "removed": 1, "pruned": 0}
     assert not exists(container)
     assert [m["args"] for m in sent_runs(rt)] == [[record.run_id]]
+
+
+def test_the_workers_timer_resends_orphans_without_a_free_slot(rt: Runtime, app: Celery) -> None:
+    """The timer runs in the worker's main process: a fleet whose every slot is busy still resumes
+    a dead worker's run (the beat task would wait in the queue behind the runs)."""
+    record = run_in(rt, "running", leased=False)
+    reaper = ContainerReaper(rt, app, interval_s=0.2)
+
+    reaper.start()
+    try:
+        wait_for(lambda: [m["args"] for m in sent_runs(rt)] == [[record.run_id]], 30, "the run re-sent")
+    finally:
+        reaper.stop()
+
+
+def test_one_host_per_interval_resends_orphans(make_runtime: MakeRuntime, app: Celery) -> None:
+    """Two hosts' reapers in the same interval: the run is sent once (the other host's turn is
+    taken), and again only in a later interval if it is still orphaned."""
+    host_a = make_runtime(reaper_interval_s=30.0)
+    host_b = make_runtime(reaper_interval_s=30.0)
+    record = run_in(host_a, "running", leased=False)
+
+    assert (resume_on_my_turn(host_a, app), resume_on_my_turn(host_b, app)) == (1, 0)
+    assert [m["args"] for m in sent_runs(host_a)] == [[record.run_id]]
+    host_a.redis.delete(keys.reaper_turn(host_a.settings.queue_name))  # the interval passed
+    assert resume_on_my_turn(host_b, app) == 1
 
 
 # --- socket directories -------------------------------------------------------------------------------

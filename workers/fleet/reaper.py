@@ -6,9 +6,11 @@ Two halves, because containers are per machine and runs are fleet-wide:
   With them go their executor socket directories, and any socket directory whose sandbox no longer
   exists (a worker killed between creating one and removing it), after a grace for sandboxes still
   starting.
-- ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
+- ``resume_orphans`` (every worker's main process on the same timer, one host per interval by a
+  Redis turn; also the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
-  about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
+  about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout. The
+  timer does not wait for a free slot: a beat task queued behind a busy fleet's runs would.
   Only runs of its own fleet (the queue the record names) are sent, to that queue. Right after
   Redis (re)started it waits ``reaper_restart_grace_s``: leases whose TTL ran out during the outage
   are taken back by their live workers' heartbeats first.
@@ -28,6 +30,7 @@ from celery import Celery
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
+from core import keys
 from core import labels as label
 from core.broker import send_run
 from core.events import EventType
@@ -40,6 +43,7 @@ from workers.metrics import REAPER_ACTIONS
 from workers.runtime import Runtime
 
 IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
+TURN_SHARE = 0.9  # a host's turn to re-send orphans lasts this share of the reaper interval
 SOCKET_DIR_GRACE_S = 300.0  # a socket directory this young may belong to a sandbox being created
 log = structlog.get_logger("nightshift.reaper")
 
@@ -141,6 +145,16 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
     return resumed
 
 
+def resume_on_my_turn(rt: Runtime, app: Celery) -> int:
+    """``resume_orphans`` if no other host of the fleet took this interval's turn (0 otherwise)."""
+    turn_s = max(1, int(rt.settings.reaper_interval_s * TURN_SHARE))
+    if not rt.redis.set(keys.reaper_turn(rt.settings.queue_name), rt.hostname, nx=True, ex=turn_s):
+        return 0
+    resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
+    REAPER_ACTIONS.labels("resumed").inc(resumed)
+    return resumed
+
+
 def reap_local(rt: Runtime) -> int:
     """This machine's share: dead sandboxes, their socket directories, their egress rules."""
     settings = rt.settings
@@ -153,19 +167,21 @@ def reap_local(rt: Runtime) -> int:
 
 
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
-    resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
-    actions = {"resumed": resumed, "removed": reap_local(rt), "pruned": rt.records.prune()}
-    REAPER_ACTIONS.labels("resumed").inc(resumed)
+    """The beat task's pass: orphans (unless a worker's timer had this interval's turn), this
+    machine's containers, expired records."""
+    actions = {"resumed": resume_on_my_turn(rt, app), "removed": reap_local(rt), "pruned": rt.records.prune()}
     REAPER_ACTIONS.labels("pruned").inc(actions["pruned"])
     return actions
 
 
 class ContainerReaper:
-    """A daemon timer in each worker's main process: local containers are this machine's job."""
+    """A daemon timer in each worker's main process: local containers are this machine's job, and
+    the fleet's orphans on this host's turn (no pool slot needed)."""
 
-    def __init__(self, rt: Runtime, interval_s: float) -> None:
+    def __init__(self, rt: Runtime, app: Celery, interval_s: float) -> None:
         self.rt = rt
         self.interval_s = interval_s
+        self.app = app
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -177,6 +193,7 @@ class ContainerReaper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                resume_on_my_turn(self.rt, self.app)
                 reap_local(self.rt)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
