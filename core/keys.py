@@ -80,3 +80,19 @@ def rate_pause() -> str:
     """Fleet-wide: until when (Redis clock, epoch seconds) no worker sends a request, because the
     API's rate-limit headers said a limit is spent."""
     return f"{PREFIX}:rate:pause"
+
+
+def run_approval(run_id: str) -> str:
+    """Hash: the run's pending approval request (what, why, host queue, deadline) and, once made,
+    the decision (who, when, note)."""
+    return f"{PREFIX}:run:{run_id}:approval"
+
+
+def run_paused(run_id: str) -> str:
+    """String (JSON): what a paused run needs to go on (the agent's state, the artifacts written)."""
+    return f"{PREFIX}:run:{run_id}:paused"
+
+
+def approvals_index() -> str:
+    """Sorted set: run ids waiting for a decision, scored by their approval deadline."""
+    return f"{PREFIX}:approvals"

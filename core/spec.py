@@ -88,6 +88,14 @@ class ComputerOptions(_Strict):
         return names
 
 
+class ApprovalOptions(_Strict):
+    """How a run that asks a human for approval waits (issue 13)."""
+
+    timeout_s: float | None = Field(
+        None, gt=0, le=30 * 86_400, description="no decision by then: failed (None: the settings')")
+    count_wall_while_paused: bool = Field(False, description="max_wall_s keeps counting while it waits")
+
+
 class TaskSpec(_Strict):
     name: str = Field(min_length=1, max_length=200)
     agent: Literal["claude", "script"] = "claude"
@@ -111,6 +119,7 @@ class TaskSpec(_Strict):
     steps: list[ScriptStep] = Field(default_factory=list)
     outputs: list[str] = Field(default_factory=list, description="absolute paths or globs to collect")
     checks: list[CheckSpec] = Field(default_factory=list)
+    approval: ApprovalOptions = Field(default_factory=lambda: ApprovalOptions.model_validate({}))
 
     @field_validator("display")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from celery.schedules import crontab
 
@@ -53,9 +55,25 @@ def create_app(settings: Settings) -> Celery:
     app = Celery("nightshift")
     app.conf.update(celery_config(settings))
     register_tasks(app, settings)
-    _start_reaper_with_worker(settings)
+    _start_reaper_with_worker(settings, app)
+    _consume_host_queue(settings)
     _check_models_at_start(app)
     return app
+
+
+def _consume_host_queue(settings: Settings) -> None:
+    """Every worker also consumes its machine's queue: a paused run's resume is sent there,
+    because its sandbox lives on this machine's Docker engine."""
+    import socket
+
+    from celery.signals import celeryd_after_setup
+
+    from core.broker import host_queue
+
+    def add(instance: Any, **_: object) -> None:
+        instance.app.amqp.queues.select_add(host_queue(settings, socket.gethostname()))
+
+    celeryd_after_setup.connect(add, weak=False)
 
 
 def _check_models_at_start(app: Celery) -> None:
@@ -67,7 +85,7 @@ def _check_models_at_start(app: Celery) -> None:
     beat_init.connect(lambda **_: app.send_task(CHECK_SCHEDULES_TASK), weak=False)
 
 
-def _start_reaper_with_worker(settings: Settings) -> None:
+def _start_reaper_with_worker(settings: Settings, app: Celery) -> None:
     """Each worker's main process reaps its own machine's containers (see workers/fleet/reaper.py)."""
     from celery.signals import worker_ready, worker_shutdown
 
@@ -75,7 +93,7 @@ def _start_reaper_with_worker(settings: Settings) -> None:
         from workers.fleet.reaper import ContainerReaper
         from workers.runtime import Runtime
 
-        reaper = ContainerReaper(Runtime.build(settings), settings.reaper_interval_s)
+        reaper = ContainerReaper(Runtime.build(settings), settings.reaper_interval_s, app)
         reaper.start()
         worker_shutdown.connect(lambda **__: reaper.stop(), weak=False)
 

@@ -65,6 +65,10 @@ class Hooks:
     def on_wait(self, reason: str, wait_s: float) -> None:
         """When the run waits (retry backoff, fleet rate limiter)."""
 
+    def on_approval(self, step: int, event: dict[str, Any]) -> None:
+        """When the run asks a human (``kind: requested``) and when the decision arrives
+        (``kind: decided``: decision, by, at, note)."""
+
     def cancel_requested(self) -> str | None:
         """Checked before every step: a non-empty reason stops the run as ``cancelled``."""
         return None
@@ -108,6 +112,10 @@ class HookChain(Hooks):
     def on_wait(self, reason: str, wait_s: float) -> None:
         for hook in self.hooks:
             _guarded(hook.on_wait, reason, wait_s)
+
+    def on_approval(self, step: int, event: dict[str, Any]) -> None:
+        for hook in self.hooks:
+            _guarded(hook.on_approval, step, event)
 
     def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
         """Every hook must approve (the first refusal wins); a failing hook is not skipped but

@@ -1,11 +1,14 @@
 """One delivery of ``nightshift.run``: lease the run, start its sandbox, play the agent, record the
 outcome, and remove the container in every outcome. A run always ends with a recorded state and
-its artifacts; a finished run is never run again."""
+its artifacts; a finished run is never run again. A run that asks for a human's approval pauses
+(workers/pause.py): its container is kept, frozen, and this delivery ends; a later delivery of
+the paused run (a decision, or its deadline) resumes the same attempt in the same container."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -15,11 +18,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from core import labels
 from core.errors import MissingSecret, NightshiftError, SetupFailed, is_retryable
 from core.events import EventType
-from core.models import ModelConfig
+from core.models import ModelConfig, ToolGroup
 from core.records import RunRecord
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
+from workers import pause
 from workers.after import AfterAgent, after_agent, not_run
+from workers.agent.approval import AwaitApproval
 from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
@@ -57,16 +62,29 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
     record = rt.records.get(run_id)
     if record.terminal:
         return {"run_id": run_id, "state": record.state, "skipped": "already finished"}
+    if record.state == RunState.NEEDS_APPROVAL:  # a decision (or the deadline) sent it here
+        return _leased(rt, run_id, lambda: Attempt(rt, record, resuming=True).run(), rt.settings.lease_ttl_s)
     if rt.records.cancel_requested(run_id):
         rt.records.transition(run_id, RunState.CANCELLED, record.attempt,
                               stop_reason=StopReason.CANCELLED_BY_REQUEST)
         return {"run_id": run_id, "state": RunState.CANCELLED}
+    return _leased(rt, run_id, lambda: Attempt(rt, record).run())
+
+
+def _leased(
+    rt: Runtime, run_id: str, play: Callable[[], dict[str, Any]], patience_s: float = 0.0
+) -> dict[str, Any]:
+    """Play under the run's lease. A resume waits up to ``patience_s`` for it: the worker that
+    paused the run may still be letting it go."""
     lease = Lease(rt.redis, run_id, rt.settings.lease_ttl_s)
-    if not lease.acquire():
-        return {"run_id": run_id, "skipped": "another worker holds the lease"}
+    give_up = time.monotonic() + patience_s
+    while not lease.acquire():
+        if time.monotonic() >= give_up:
+            return {"run_id": run_id, "skipped": "another worker holds the lease"}
+        time.sleep(0.2)
     lease.start_heartbeat()
     try:
-        return Attempt(rt, record).run()
+        return play()
     finally:
         lease.release()
 
@@ -74,12 +92,19 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
 class Attempt:
     """Attempt N+1 of a run: its own artifact prefix, so a dead attempt's artifacts are kept."""
 
-    def __init__(self, rt: Runtime, record: RunRecord) -> None:
+    def __init__(self, rt: Runtime, record: RunRecord, *, resuming: bool = False) -> None:
         self.rt = rt
         self.run_id = record.run_id
-        self.attempt = record.attempt + 1
+        self.resuming = resuming  # the paused attempt goes on: same number, prefix, container
+        self.attempt = record.attempt if resuming else record.attempt + 1
         self.spec = TaskSpec.model_validate_json(record.spec_json)
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt)
+        self.resume = pause.load(rt, self.run_id) if resuming else None
+        if self.resume is not None:
+            self.artifacts.restore(self.resume.state["artifacts"])
+        self.paused: pause.Paused | None = None
+        self.transcript: TranscriptHook | None = None
+        self.hooks: Hooks | None = None
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
         self.batch_id = record.batch_id
@@ -90,23 +115,46 @@ class Attempt:
             return self._run()
 
     def _run(self) -> dict[str, Any]:
-        moved = self.rt.records.transition(
+        moved = self._resumed() if self.resuming else self.rt.records.transition(
             self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
         if not moved:  # cancelled or finished since we looked: never play it
             return {"run_id": self.run_id, "skipped": "the run moved on before this attempt started"}
-        outcome = self._finish(self._outcome())
+        played = self._outcome()
+        if played is None:
+            return {"run_id": self.run_id, "attempt": self.attempt, "state": RunState.NEEDS_APPROVAL}
+        outcome = self._finish(played)
+        if self.resuming:
+            pause.finished(self.rt, self.run_id)
         return {"run_id": self.run_id, "attempt": self.attempt, "state": outcome.state}
 
-    def _outcome(self) -> RunResult:
+    def _resumed(self) -> bool:
+        """Back to ``running`` after a decision; a timed-out run stays paused until it ends."""
+        if self.resume is None:  # its request or state is gone: nothing can go on
+            lost = StopReason.APPROVAL_LOST
+            self.rt.records.transition(self.run_id, RunState.FAILED, self.attempt,
+                                       expect=(RunState.NEEDS_APPROVAL,), stop_reason=lost, error=lost)
+            return False
+        if self.resume.timed_out:
+            return True
+        return self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt,
+                                          expect=(RunState.NEEDS_APPROVAL,), worker=self.rt.hostname)
+
+    def _outcome(self) -> RunResult | None:
+        """How the attempt ended; None when it paused for an approval."""
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
-                sandbox = self._start_sandbox(secrets)
-                stack.callback(sandbox.stop)
+                sandbox = self._sandbox(secrets)
+                stack.callback(self._release, sandbox)
                 watcher = stack.enter_context(CancelWatcher(self.rt.records, self.run_id, sandbox.stop))
-                outcome = self._prepare_and_play(sandbox, secrets)
+                try:
+                    outcome = self._prepare_and_play(sandbox, secrets)
+                except AwaitApproval as request:
+                    watcher.__exit__()
+                    self.paused = pause.pause(self._pause_context(), sandbox, self._group(), request)
+                    return None
                 if outcome.state == RunState.CANCELLED:  # honoured: keep the sandbox for the outputs
                     watcher.__exit__()
                 self.after = after_agent(self.spec, sandbox, self.artifacts, self.rt.settings, outcome,
@@ -127,7 +175,8 @@ class Attempt:
         """The agent's part; a failure that will not be retried still leaves the sandbox to the
         outputs and checks."""
         try:
-            self._prepare(sandbox)
+            if self.resume is None:
+                self._prepare(sandbox)
             return self._play(sandbox, secrets)
         except NightshiftError as exc:
             if self._will_retry(exc):
@@ -156,6 +205,9 @@ class Attempt:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
         return {name: os.environ[name] for name in self.spec.secrets}
 
+    def _sandbox(self, secrets: dict[str, str]) -> Sandbox:
+        return pause.reattach(self.rt, self.resume) if self.resume else self._start_sandbox(secrets)
+
     def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
@@ -174,11 +226,24 @@ class Attempt:
         sandbox.wait_ready()
         if self.spec.agent == "claude":
             sandbox.use_image_tier(image_tier_for(self._model_config()))
-        group = tool_group(self.spec, self._model_config())
+        group = self._group()
         for number, command in enumerate(self.spec.setup, start=1):
             output = sandbox.call({"type": group.bash, "name": "bash"}, {"command": command})
             if output.is_error or output.exit_status != 0:
                 raise SetupFailed(f"setup command {number} failed: {output.text[-2000:]}")
+
+    def _group(self) -> ToolGroup:
+        return tool_group(self.spec, self._model_config())
+
+    def _release(self, sandbox: Sandbox) -> None:
+        """Remove the sandbox, unless the run paused in it (then it waits, frozen, for a decision)."""
+        if self.paused is None:
+            sandbox.stop()
+
+    def _pause_context(self) -> pause.PauseContext:
+        assert self.transcript is not None and self.hooks is not None
+        return pause.PauseContext(self.rt, self.run_id, self.attempt, self.spec, self.artifacts,
+                                  self.transcript, self.hooks)
 
     def _model_config(self) -> ModelConfig:
         """The script agent has no model: the default config's tool group serves it."""
@@ -191,19 +256,38 @@ class Attempt:
         progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
-        transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
+        self.transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
-        return HookChain(transcript, progress, limiter)
+        self.hooks = HookChain(self.transcript, progress, limiter)
+        return self.hooks
 
     def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
-        self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
         hooks = self._hooks(secrets)
+        resumption = None
+        if self.resume is None:
+            self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)
+        else:
+            timed_out = self._restore(self.resume)
+            if timed_out is not None:
+                return timed_out
+            resumption = self.resume.resumption(self.spec.approval.count_wall_while_paused)
         if self.spec.agent == "script":
-            return run_script(self.spec, sandbox, hooks)
+            return run_script(self.spec, sandbox, hooks, resume=resumption)
         from workers.agent.loop import run_session
 
         return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=self._model_config(),
-                           settings=self.rt.settings)
+                           settings=self.rt.settings, resume=resumption)
+
+    def _restore(self, resume: pause.Resume) -> RunResult | None:
+        """The transcript goes on and records the decision; a timed-out run ends here."""
+        assert self.transcript is not None and self.hooks is not None
+        self.transcript.restore(resume.state["transcript"])
+        self.hooks.on_approval(resume.request.step, resume.decided_event())
+        if not resume.timed_out:
+            return None
+        error = f"no decision by the approval deadline ({resume.request.what})"
+        return RunResult(RunState.FAILED, StopReason.APPROVAL_TIMED_OUT, error=error,
+                         steps=int(resume.request.step))
 
     def _finish(self, outcome: RunResult) -> RunResult:
         """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox_image.executor.texts import shown
+from workers.agent.approval import NEEDS_WHAT, REQUEST_APPROVAL, AwaitApproval, asked
 from workers.agent.blocks import tool_result
 from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, infeasible_reason
 from workers.agent.toolgate import (
@@ -39,6 +40,9 @@ CUT_OFF = (
     "smaller calls)."
 )
 NOT_AN_OBJECT = "Tool input must be a JSON object."
+AFTER_APPROVAL = (
+    "Not executed: it came after request_approval in the same turn. Send it again after the decision."
+)
 
 
 @dataclass
@@ -71,7 +75,9 @@ class ToolRunner:
         turn, self.step = Turn(), step
         last_member = _last_member_id([b for b in blocks if b.get("id") != cut_off_id])
         halted = False
-        for block in blocks:
+        for index, block in enumerate(blocks):
+            if block.get("name") == REQUEST_APPROVAL and block.get("id") != cut_off_id:
+                self._ask(step, block, turn, blocks[index + 1:])
             if block.get("id") == cut_off_id or (halted and is_toolset_member(block)):
                 output = ToolOutput.error(CUT_OFF if block.get("id") == cut_off_id else NOT_EXECUTED)
                 self.hooks.on_tool_result(step, block, output, 0.0)
@@ -82,6 +88,19 @@ class ToolRunner:
                 break
             turn.results.append(tool_result(block, output))
         return turn
+
+    def _ask(self, step: int, block: dict[str, Any], turn: Turn, rest: list[dict[str, Any]]) -> None:
+        """A valid ``request_approval`` pauses the run here (the calls after it are answered as not
+        run); an invalid one is answered as an error by ``_dispatch``."""
+        request = asked(block.get("input"))
+        if request is None:
+            return
+        after = []
+        for later in rest:
+            output = ToolOutput.error(AFTER_APPROVAL)
+            self.hooks.on_tool_result(step, later, output, 0.0)
+            after.append(tool_result(later, output))
+        raise AwaitApproval(request, block, step, {"before": turn.results, "after": after})
 
     def _call(self, step: int, block: dict[str, Any], turn: Turn, *, screenshot_last: bool) -> ToolOutput:
         began = self.clock.monotonic()
@@ -98,6 +117,8 @@ class ToolRunner:
 
     def _dispatch(self, block: dict[str, Any], turn: Turn, screenshot_last: bool) -> ToolOutput:
         name, tool_input = block.get("name"), block.get("input")
+        if name == REQUEST_APPROVAL:
+            return ToolOutput.error(NEEDS_WHAT)
         if name == DECLARE_INFEASIBLE or (self.spec.contract is not None and name == SUBMIT_RESULT):
             return self._structured(name, tool_input, turn)
         tool = self.spec.route(block)

@@ -2,7 +2,9 @@
 
 Two halves, because containers are per machine and runs are fleet-wide:
 - ``reap_containers`` (every worker's main process, on a timer): removes local sandboxes whose run
-  is finished, past its deadline, or orphaned (no live lease: its worker died).
+  is finished, past its deadline, or orphaned (no live lease: its worker died); a paused run's
+  sandbox is kept while its approval request stands. On the same timer ``expire_approvals`` sends
+  this machine's paused runs past their approval deadline to be ended.
 - ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
   about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
@@ -21,11 +23,13 @@ from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
 from core import labels as label
-from core.broker import send_run
+from core.approvals import Approvals, decide_and_resume
+from core.broker import host_queue, send_run
+from core.errors import ApprovalError
 from core.events import EventType
 from core.records import Records
 from core.settings import Settings
-from core.states import IN_FLIGHT
+from core.states import IN_FLIGHT, Decision, RunState
 from workers.fleet.lease import lease_held
 from workers.runtime import Runtime
 
@@ -36,9 +40,11 @@ log = structlog.get_logger("nightshift.reaper")
 def _why_remove(container: Container, records: Records, redis_client: redis.Redis, now: float) -> str | None:
     labels = container.labels
     run_id = labels.get(label.RUN_ID, "")
+    record = records.find(run_id)
+    if record is not None and record.state == RunState.NEEDS_APPROVAL:  # paused: kept until decided
+        return None if Approvals(redis_client).get(run_id) is not None else "approval request gone"
     if float(labels.get(label.DEADLINE, "inf")) < now:
         return "past its deadline"
-    record = records.find(run_id)
     if record is None:
         return "run unknown"
     if record.terminal:
@@ -83,6 +89,20 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
     return resumed
 
 
+def expire_approvals(rt: Runtime, app: Celery) -> int:
+    """Paused runs of this machine past their approval deadline: decided ``timed_out`` and sent to
+    this machine's queue, where a worker ends them ``failed`` and removes their container."""
+    approvals, expired = Approvals(rt.redis), 0
+    for request in approvals.due(host_queue(rt.settings, rt.hostname)):
+        try:
+            decide_and_resume(approvals, app, rt.settings, request.run_id, Decision.TIMED_OUT, by="deadline")
+        except ApprovalError:  # decided a moment ago by a human, or by another worker's reaper
+            continue
+        log.warning("approval timed out", run_id=request.run_id)
+        expired += 1
+    return expired
+
+
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
     removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
@@ -92,8 +112,9 @@ def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
 class ContainerReaper:
     """A daemon timer in each worker's main process: local containers are this machine's job."""
 
-    def __init__(self, rt: Runtime, interval_s: float) -> None:
+    def __init__(self, rt: Runtime, interval_s: float, app: Celery | None = None) -> None:
         self.rt = rt
+        self.app = app
         self.interval_s = interval_s
         self._stop = threading.Event()
 
@@ -106,6 +127,8 @@ class ContainerReaper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                if self.app is not None:
+                    expire_approvals(self.rt, self.app)
                 reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
