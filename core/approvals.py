@@ -68,7 +68,7 @@ class Approvals:
         self.redis = redis
 
     def open(self, request: ApprovalRequest) -> None:
-        mapping: dict[Any, Any] = {k: json.dumps(v) for k, v in request.as_dict().items()}
+        mapping: dict[Any, Any] = {k: json.dumps(v) for k, v in request.as_dict().items() if v is not None}
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.run_approval(request.run_id))
             pipe.hset(keys.run_approval(request.run_id), mapping=mapping)

@@ -207,7 +207,8 @@ def cmd_deny(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _decide(args: argparse.Namespace, ctx: Context, decision: Decision) -> int:
-    request = approvals.decide(ctx.redis, ctx.celery, ctx.settings, args.run, decision, by=args.by, note=args.note)
+    request = approvals.decide(ctx.redis, ctx.celery, ctx.settings, args.run, decision,
+                               by=args.by, note=args.note)
     out(f"{args.run}: {decision} by {request.decided_by}; sent to {request.host} to go on")
     return OK
 

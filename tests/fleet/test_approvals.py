@@ -1,0 +1,220 @@
+"""Human approvals through the whole fleet (real Redis, Celery workers, Docker): a run that asks
+pauses in ``needs_approval`` with its container frozen and no worker slot held; a decision resumes
+it in the same container on its machine's queue; a denial or the deadline ends it recorded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import docker
+import redis
+
+from core.broker import make_celery
+from core.settings import Settings
+from scheduler.api import make_server
+from tests.conftest import RedisServer
+from tests.fake_api import FakeAnthropicAPI, reply, tool_use
+from tests.fleet.conftest import Fleet, write_tasks
+from workers.fleet.reaper import reap_containers
+
+ASKS = """
+tasks:
+  - name: {name}
+    agent: script
+    budgets: {{max_steps: 10, max_wall_s: 300}}
+    approval: {{timeout_s: {timeout_s}}}
+    steps:
+      - {{name: bash, input: {{command: "echo kept-across-the-pause > /home/user/mark.txt"}}}}
+      - {{name: request_approval, input: {{what: "accept the site's terms", why: "the download needs it"}}}}
+      - {{name: bash, input: {{command: "cat /home/user/mark.txt"}}}}
+"""
+QUICK = """
+tasks:
+  - name: quick
+    agent: script
+    steps:
+      - {name: bash, input: {command: "echo quick"}}
+"""
+
+
+def _container_status(container_id: str) -> str:
+    done = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", container_id],
+                          capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "gone"
+
+
+def _enqueue(fleet: Fleet, body: str, tmp_path: Path, name: str) -> str:
+    done = fleet.cli("enqueue", str(write_tasks(tmp_path / f"{name}.yaml", body)))
+    assert done.returncode == 0, done.stderr
+    (run_id,) = done.stdout.split()
+    return run_id
+
+
+def _paused(fleet: Fleet, tmp_path: Path, timeout_s: float = 3600) -> tuple[str, str]:
+    run_id = _enqueue(fleet, ASKS.format(name="asks", timeout_s=timeout_s), tmp_path, "asks")
+    record = fleet.wait_state(run_id, {"needs_approval", "failed", "succeeded"}, timeout_s=120)
+    assert record.state == "needs_approval", record
+    assert record.container_id
+    fleet.wait_for(lambda: _container_status(record.container_id) == "paused", 30, "docker pause")
+    return run_id, record.container_id
+
+
+def _run_dir(fleet: Fleet, run_id: str) -> Path:
+    return Path(fleet.env["NIGHTSHIFT_ARTIFACTS_DIR"]) / "runs" / run_id / "attempt-1"
+
+
+def _transcript(fleet: Fleet, run_id: str) -> list[dict[str, Any]]:
+    text = (_run_dir(fleet, run_id) / "transcript.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_waiting_run_frees_the_only_slot_and_approval_resumes_it_in_the_same_container(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_WORKER_CONCURRENCY="1")
+    try:
+        fleet.start_worker()
+        run_id, container_id = _paused(fleet, tmp_path)
+        listed = fleet.cli("approvals")
+        assert run_id in listed.stdout and "accept the site's terms" in listed.stdout, listed
+
+        other = _enqueue(fleet, QUICK, tmp_path, "quick")  # the only slot is free: it runs now
+        assert fleet.wait_state(other, {"succeeded", "failed"}, 120).state == "succeeded"
+        assert fleet.records.get(run_id).state == "needs_approval"
+
+        done = fleet.cli("approve", run_id, "--note", "fine, go ahead", "--by", "alice")
+        assert done.returncode == 0, done.stdout + done.stderr
+        record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+    finally:
+        fleet.stop_all()
+
+    assert record.state == "succeeded", record
+    assert record.container_id == container_id and record.attempt == 1
+    steps = record.result["steps"]
+    assert "Approved by alice" in steps[1]["text"] and "fine, go ahead" in steps[1]["text"]
+    assert steps[2]["text"].strip() == "kept-across-the-pause"  # the same container, its files intact
+    assert _container_status(container_id) == "gone"
+    approvals = [e for e in _transcript(fleet, run_id) if e["event"] == "approval"]
+    assert [e["kind"] for e in approvals] == ["requested", "decided"]
+    assert (approvals[1]["by"], approvals[1]["note"], approvals[1]["decision"]) == (
+        "alice", "fine, go ahead", "approved")
+    assert (_run_dir(fleet, run_id) / approvals[0]["screenshot"]).stat().st_size > 1000
+    states = [e["state"] for e in fleet.records.events(run_id) if e["type"] == "state"]
+    assert states == ["queued", "starting", "running", "needs_approval", "running", "succeeded"]
+    decided = [e for e in fleet.records.events(run_id) if e["type"] == "approval_decided"]
+    assert [(e["by"], e["note"]) for e in decided] == [("alice", "fine, go ahead")]
+    manifest = json.loads((_run_dir(fleet, run_id) / "manifest.json").read_text())
+    names = {o["name"] for o in manifest["objects"]}
+    assert {"transcript.jsonl", "result.json", approvals[0]["screenshot"]} <= names
+
+
+def test_a_denial_over_http_ends_the_run_failed_with_the_denial_recorded(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    fleet.start_worker()
+    run_id, container_id = _paused(fleet, tmp_path)
+    settings = Settings(redis_url=fleet.env["NIGHTSHIFT_REDIS_URL"], queue_name=fleet.queue)
+    server = make_server(settings, redis.Redis.from_url(settings.redis_url), make_celery(settings),
+                         "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = json.dumps({"note": "not on a Sunday", "by": "bob"}).encode()
+        post = urllib.request.Request(f"{server.url}/runs/{run_id}/deny", data=body, method="POST")
+        with urllib.request.urlopen(post, timeout=30) as answer:
+            assert json.loads(answer.read())["decision"] == "denied"
+        record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+        again = urllib.request.Request(f"{server.url}/runs/{run_id}/approve", data=b"", method="POST")
+        try:
+            urllib.request.urlopen(again, timeout=30)
+            raise AssertionError("a second decision was accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 409
+    finally:
+        server.shutdown()
+
+    assert record.state == "failed"
+    assert "request_approval" in record.stop_reason and "Denied by bob" in record.stop_reason
+    assert "not on a Sunday" in record.stop_reason
+    assert (_run_dir(fleet, run_id) / "result.json").exists()
+    fleet.wait_for(lambda: _container_status(container_id) == "gone", 30, "the container to go")
+
+
+def test_no_decision_by_the_deadline_fails_the_run_removes_its_container_and_keeps_its_artifacts(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_REAPER_INTERVAL_S="1")
+    try:
+        fleet.start_worker()
+        run_id, container_id = _paused(fleet, tmp_path, timeout_s=4)
+        record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+    finally:
+        fleet.stop_all()
+
+    assert (record.state, record.stop_reason) == ("failed", "approval timed out")
+    assert _container_status(container_id) == "gone"
+    result = json.loads((_run_dir(fleet, run_id) / "result.json").read_text())
+    assert result["stop_reason"] == "approval timed out"
+    decided = [e for e in _transcript(fleet, run_id) if e.get("kind") == "decided"]
+    assert [(e["decision"], e["by"]) for e in decided] == [("timed_out", "deadline")]
+    assert fleet.cli("approvals").stdout.strip() == "no run is waiting for an approval"
+
+
+def test_a_worker_killed_while_a_run_waits_changes_nothing(fleet: Fleet, tmp_path: Path) -> None:
+    fleet.start_worker("first")
+    run_id, container_id = _paused(fleet, tmp_path)
+    fleet.kill("first")
+    fleet.start_worker("second")
+    # no lease and a wall deadline do not make the paused sandbox an orphan to the reaper
+    assert reap_containers(docker.from_env(), fleet.records, fleet.client, fleet.queue) == 0
+    assert _container_status(container_id) == "paused"
+
+    done = fleet.cli("approve", run_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+
+    assert record.state == "succeeded", record
+    assert record.result["steps"][2]["text"].strip() == "kept-across-the-pause"
+
+
+def test_a_claude_run_asks_through_request_approval_and_gets_the_note_back(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    task = """
+tasks:
+  - name: pays
+    prompt: Pay the invoice in ~/invoice.txt.
+    budgets: {max_steps: 5, max_wall_s: 300}
+"""
+    ask = {"what": "pay invoice 42 (120 EUR)", "why": "the task says to pay it"}
+    with FakeAnthropicAPI() as api:
+        api.enqueue(reply(tool_use("request_approval", ask)), reply("Paid."))
+        fleet = Fleet(redis_server, tmp_path, ANTHROPIC_API_KEY="sk-ant-test",
+                      NIGHTSHIFT_ANTHROPIC_BASE_URL=api.base_url)
+        try:
+            fleet.start_worker()
+            run_id = _enqueue(fleet, task, tmp_path, "pays")
+            assert fleet.wait_state(run_id, {"needs_approval", "failed"}, 120).state == "needs_approval"
+            pending = json.loads(fleet.cli("approvals", "--json").stdout)
+            assert [(p["run_id"], p["what"], p["why"]) for p in pending] == [(run_id, ask["what"], ask["why"])]
+            assert len(api.requests) == 1
+            fleet.cli("approve", run_id, "--note", "use the company card", "--by", "carol")
+            record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+        finally:
+            fleet.stop_all()
+
+    assert record.state == "succeeded", record
+    assert all(r.rejected is None for r in api.requests)
+    tools = [t.get("name") for t in api.requests[0].body["tools"]]
+    assert "request_approval" in tools
+    assert "request_approval" in api.requests[0].body["system"][0]["text"]
+    (answer,) = [b for b in api.requests[1].body["messages"][-1]["content"] if b["type"] == "tool_result"]
+    assert "Approved by carol" in json.dumps(answer) and "use the company card" in json.dumps(answer)
+    assert not answer.get("is_error")
+    assert api.requests[1].body["system"] == api.requests[0].body["system"]  # the same cached prefix
+    assert record.steps == 2
