@@ -19,7 +19,7 @@ from core.broker import make_celery
 from core.settings import Settings
 from scheduler.api import make_server
 from tests.conftest import RedisServer
-from tests.fake_api import FakeAnthropicAPI, reply, tool_use
+from tests.fake_api import FakeAnthropicAPI, reply, text, tool_use
 from tests.fleet.conftest import Fleet, write_tasks
 from workers.fleet.reaper import reap_containers
 
@@ -193,7 +193,7 @@ tasks:
 """
     ask = {"what": "pay invoice 42 (120 EUR)", "why": "the task says to pay it"}
     with FakeAnthropicAPI() as api:
-        api.enqueue(reply(tool_use("request_approval", ask)), reply("Paid."))
+        api.enqueue(reply(tool_use("request_approval", ask)), reply(text("Paid.")))
         fleet = Fleet(redis_server, tmp_path, ANTHROPIC_API_KEY="sk-ant-test",
                       NIGHTSHIFT_ANTHROPIC_BASE_URL=api.base_url)
         try:
