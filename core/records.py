@@ -339,6 +339,7 @@ if r(cur) == 3 or attempt < cur_attempt then return refuse end
 if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. cur .. ',', 1, true) then
   return refuse
 end
+if to == 'needs_approval' and (cur ~= 'running' or attempt ~= cur_attempt) then return refuse end
 if attempt > cur_attempt then
   if to ~= 'starting' then return refuse end
 elseif r(to) <= r(cur) and not pause_move(cur, to) then

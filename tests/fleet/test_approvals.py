@@ -201,7 +201,8 @@ tasks:
             run_id = _enqueue(fleet, task, tmp_path, "pays")
             assert fleet.wait_state(run_id, {"needs_approval", "failed"}, 120).state == "needs_approval"
             pending = json.loads(fleet.cli("approvals", "--json").stdout)
-            assert [(p["run_id"], p["what"], p["why"]) for p in pending] == [(run_id, ask["what"], ask["why"])]
+            asked = [(p["run_id"], p["what"], p["why"]) for p in pending]
+            assert asked == [(run_id, ask["what"], ask["why"])]
             assert len(api.requests) == 1
             fleet.cli("approve", run_id, "--note", "use the company card", "--by", "carol")
             record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
