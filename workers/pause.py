@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
+from docker.models.containers import Container
 import structlog
 
 from core import keys
@@ -38,6 +39,8 @@ from workers.runtime import Runtime
 from workers.sandbox.sandbox import Sandbox
 
 log = structlog.get_logger("nightshift.pause")
+FREEZE_TRIES = 5
+FREEZE_RETRY_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Paused:
 
     run_id: str
     deadline: float
+    frozen: bool  # docker pause took (see ``freeze``)
 
 
 @dataclass
@@ -72,10 +76,24 @@ def pause(ctx: PauseContext, sandbox: Sandbox, group: ToolGroup, request: AwaitA
              "image_tier": sandbox.image_tier}
     rt.redis.set(keys.run_paused(ctx.run_id), json.dumps(state, separators=(",", ":")))
     sandbox.channel.close()
-    sandbox.container.pause()
+    frozen = freeze(sandbox.container)
     rt.records.transition(ctx.run_id, RunState.NEEDS_APPROVAL, ctx.attempt, expect=(RunState.RUNNING,))
     open_request(ctx, sandbox, request, deadline, screenshot)
-    return Paused(ctx.run_id, deadline)
+    return Paused(ctx.run_id, deadline, frozen)
+
+
+def freeze(container: Container, tries: int = FREEZE_TRIES) -> bool:
+    """``docker pause``, tried again a few times: on cgroup v1 a process spinning under its CPU
+    quota can make the freezer give up ("unable to freeze"). If it never takes, the run still waits
+    (its container idles, unfrozen) rather than fail: False."""
+    for attempt in range(1, tries + 1):
+        try:
+            container.pause()
+            return True
+        except docker.errors.APIError as exc:
+            log.warning("docker pause failed", attempt=attempt, error=str(exc))
+            time.sleep(FREEZE_RETRY_S * attempt)
+    return False
 
 
 def open_request(ctx: PauseContext, sandbox: Sandbox, request: AwaitApproval, deadline: float,
