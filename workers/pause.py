@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
-from docker.models.containers import Container
 import structlog
+from docker.models.containers import Container
 
 from core import keys
 from core.approvals import ApprovalRequest, Approvals
