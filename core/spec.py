@@ -94,6 +94,26 @@ class ApprovalOptions(_Strict):
     timeout_s: float | None = Field(
         None, gt=0, le=30 * 86_400, description="no decision by then: failed (None: the settings')")
     count_wall_while_paused: bool = Field(False, description="max_wall_s keeps counting while it waits")
+    # Policy: ask before these keyboard members (the confirm hook) when the focused window's title
+    # matches ``when_title`` (a regex; None: always). Browsers put the page's title there.
+    before: list[Literal["type", "key", "hold_key"]] = Field(default_factory=list)
+    when_title: str | None = Field(None, max_length=500)
+
+    @field_validator("when_title")
+    @classmethod
+    def _pattern(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"when_title is not a valid regular expression: {exc}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _title_needs_members(self) -> ApprovalOptions:
+        if self.when_title is not None and not self.before:
+            raise ValueError("when_title needs `before`: the keyboard members to ask approval for")
+        return self
 
 
 class TaskSpec(_Strict):

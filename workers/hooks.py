@@ -16,12 +16,13 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
+from workers.agent.approval import AwaitApproval
 from workers.outcome import StopRun
 from workers.toolio import ToolOutput
 
 P = ParamSpec("P")
 T = TypeVar("T")
-PROPAGATE: tuple[type[BaseException], ...] = (StopRun, SoftTimeLimitExceeded)
+PROPAGATE: tuple[type[BaseException], ...] = (StopRun, SoftTimeLimitExceeded, AwaitApproval)
 log = structlog.get_logger("nightshift.hooks")
 
 

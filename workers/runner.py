@@ -29,6 +29,7 @@ from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
+from workers.approval_policy import ApprovalPolicy
 from workers.artifacts.attempt import REPORT, RunArtifacts
 from workers.artifacts.index import write_index
 from workers.artifacts.report import render
@@ -252,17 +253,18 @@ class Attempt:
         model = self.spec.model or self.rt.settings.default_model
         return model_config_for(model, self.rt.settings, self.rt.redis)
 
-    def _hooks(self, secrets: dict[str, str]) -> Hooks:
+    def _hooks(self, secrets: dict[str, str], sandbox: Sandbox) -> Hooks:
         progress = ProgressHook(self.rt.records, self.run_id)  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
         self.transcript = TranscriptHook(self.artifacts, secrets=list(secrets.values()))
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
-        self.hooks = HookChain(self.transcript, progress, limiter)
+        policy = [ApprovalPolicy(self.spec.approval, sandbox)] if self.spec.approval.before else []
+        self.hooks = HookChain(self.transcript, progress, limiter, *policy)
         return self.hooks
 
     def _play(self, sandbox: Sandbox, secrets: dict[str, str]) -> RunResult:
-        hooks = self._hooks(secrets)
+        hooks = self._hooks(secrets, sandbox)
         resumption = None
         if self.resume is None:
             self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt)

@@ -19,7 +19,7 @@ from core.models import ModelConfig
 from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, budget_exhausted, error_kind, unexpected_stop
-from workers.agent.approval import AwaitApproval, Resumption
+from workers.agent.approval import CONFIRM, AwaitApproval, Resumption
 from workers.agent.blocks import final_text, response_to_params, tool_result, tool_uses, user_text
 from workers.agent.caching import (
     CachePolicy,
@@ -37,13 +37,14 @@ from workers.agent.requester import Requester
 from workers.agent.retry import Backoff
 from workers.agent.structured import ResultContract
 from workers.agent.thinking import effective_thinking, thinking_body
+from workers.agent.toolgate import computer_action, declined
 from workers.agent.toolrun import ToolRunner, Turn
 from workers.agent.toolspec import ToolSpec, tool_group
 from workers.agent.usage import Accounts, Usage
 from workers.clock import SYSTEM_CLOCK, Clock
 from workers.hooks import Hooks, StepSummary
 from workers.outcome import RunResult, StopRun
-from workers.toolio import ToolExecutor
+from workers.toolio import ToolExecutor, ToolOutput
 
 DEFAULT_MODEL: str = Settings.model_fields["default_model"].default
 SUBMIT_NUDGE = (
@@ -291,9 +292,16 @@ class Session:
         self.started = self.clock.monotonic() - resume.elapsed_s
         self.requester.deadline = self.started + self.spec.budgets.max_wall_s
         block = state["tool_use"]
-        self.hooks.on_tool_result(self.steps, block, resume.answer, 0.0)
-        answered = tool_result(block, resume.answer)
+        answer = self._confirmed(block, resume.answer) if state.get("kind") == CONFIRM else resume.answer
+        self.hooks.on_tool_result(self.steps, block, answer, 0.0)
+        answered = tool_result(block, answer)
         self.messages.append({"role": "user", "content": [*state["before"], answered, *state["after"]]})
+
+    def _confirmed(self, block: dict[str, Any], ruling: ToolOutput) -> ToolOutput:
+        """A keyboard call the approval policy held: approved, it runs; denied, the SDK's refusal."""
+        if not ruling.is_error:
+            return self.runner.run_confirmed(self.steps, block)
+        return ToolOutput.error(f"{declined(str(computer_action(block)))} ({ruling.text})")
 
     # --- requests ---------------------------------------------------------------------------------
 

@@ -82,7 +82,7 @@ class ToolRunner:
                 output = ToolOutput.error(CUT_OFF if block.get("id") == cut_off_id else NOT_EXECUTED)
                 self.hooks.on_tool_result(step, block, output, 0.0)
             else:
-                output = self._call(step, block, turn, screenshot_last=block.get("id") == last_member)
+                output = self._paused_call(step, blocks, index, turn, block.get("id") == last_member)
                 halted = halted or (output.is_error and self._halts(block))
             if turn.finished:
                 break
@@ -95,12 +95,35 @@ class ToolRunner:
         request = asked(block.get("input"))
         if request is None:
             return
+        raise AwaitApproval(request, block, step, self._pending(step, turn, rest))
+
+    def _paused_call(
+        self, step: int, blocks: list[dict[str, Any]], index: int, turn: Turn, screenshot_last: bool
+    ) -> ToolOutput:
+        """A call; the ``confirm`` hook may pause the run at it (an approval policy)."""
+        try:
+            return self._call(step, blocks[index], turn, screenshot_last=screenshot_last)
+        except AwaitApproval as pause:
+            pause.state.update(self._pending(step, turn, blocks[index + 1:]))
+            raise
+
+    def _pending(self, step: int, turn: Turn, rest: list[dict[str, Any]]) -> dict[str, Any]:
+        """The turn around a paused call: the results before it, and the calls after it answered
+        as not run."""
         after = []
         for later in rest:
             output = ToolOutput.error(AFTER_APPROVAL)
             self.hooks.on_tool_result(step, later, output, 0.0)
             after.append(tool_result(later, output))
-        raise AwaitApproval(request, block, step, {"before": turn.results, "after": after})
+        return {"before": turn.results, "after": after}
+
+    def run_confirmed(self, step: int, block: dict[str, Any]) -> ToolOutput:
+        """The keyboard call a human approved: it runs now, with no further confirm."""
+        tool = self.spec.route(block)
+        if tool is None:
+            return ToolOutput.error(self._unrouted(block))
+        screenshot = True if is_toolset_member(block) else None
+        return self.sandbox.call(tool, block.get("input") or {}, screenshot=screenshot)
 
     def _call(self, step: int, block: dict[str, Any], turn: Turn, *, screenshot_last: bool) -> ToolOutput:
         began = self.clock.monotonic()
