@@ -219,3 +219,35 @@ tasks:
     assert not answer.get("is_error")
     assert api.requests[1].body["system"] == api.requests[0].body["system"]  # the same cached prefix
     assert record.steps == 2
+
+
+def test_a_policy_holds_typing_into_a_matching_window_until_a_human_approves(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    task = """
+tasks:
+  - name: checkout
+    prompt: Enter the card number.
+    budgets: {max_steps: 5, max_wall_s: 300}
+    approval: {before: [type], when_title: "(?i)payment"}
+    setup:
+      - "(DISPLAY=:1 xterm -T 'Checkout - Payment' &) ; DISPLAY=:1 xdotool search --sync --name Payment windowactivate --sync"
+"""
+    with FakeAnthropicAPI() as api:
+        api.enqueue(reply(tool_use("type", {"text": "4242"}, toolset=True)), reply(text("Entered.")))
+        fleet = Fleet(redis_server, tmp_path, ANTHROPIC_API_KEY="sk-ant-test",
+                      NIGHTSHIFT_ANTHROPIC_BASE_URL=api.base_url)
+        try:
+            fleet.start_worker()
+            run_id = _enqueue(fleet, task, tmp_path, "checkout")
+            assert fleet.wait_state(run_id, {"needs_approval", "failed"}, 120).state == "needs_approval"
+            (pending,) = json.loads(fleet.cli("approvals", "--json").stdout)
+            assert pending["what"] == "type '4242' in the window 'Checkout - Payment'"
+            fleet.cli("approve", run_id, "--by", "dave")
+            record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+        finally:
+            fleet.stop_all()
+
+    assert record.state == "succeeded", record
+    (answer,) = [b for b in api.requests[1].body["messages"][-1]["content"] if b["type"] == "tool_result"]
+    assert "Typed." in json.dumps(answer) and not answer.get("is_error")
