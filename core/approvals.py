@@ -93,12 +93,12 @@ class Approvals:
         found = [self.get(run_id.decode()) for run_id in ids]
         return [request for request in found if request is not None and request.decision is None]
 
-    def due(self, queue: str, now: float | None = None) -> list[ApprovalRequest]:
-        """Pending requests of ``queue``'s machine whose deadline has passed."""
+    def due(self, queue: str | None, now: float | None = None) -> list[ApprovalRequest]:
+        """Pending requests of ``queue``'s machine (None: of any) whose deadline has passed."""
         now = time.time() if now is None else now
         ids: Any = self.redis.zrangebyscore(keys.approvals_index(), "-inf", now)
         found = [self.get(run_id.decode()) for run_id in ids]
-        return [r for r in found if r is not None and r.queue == queue and r.decision is None]
+        return [r for r in found if r is not None and queue in (None, r.queue) and r.decision is None]
 
     def decide(self, run_id: str, decision: Decision, by: str, note: str | None = None) -> ApprovalRequest:
         """Record the decision once; ApprovalError when no request is open or it was decided."""

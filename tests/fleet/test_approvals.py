@@ -231,7 +231,8 @@ tasks:
     budgets: {max_steps: 5, max_wall_s: 300}
     approval: {before: [type], when_title: "(?i)payment"}
     setup:
-      - "(DISPLAY=:1 xterm -T 'Checkout - Payment' &) ; DISPLAY=:1 xdotool search --sync --name Payment windowactivate --sync"
+      - "(DISPLAY=:1 xterm -T 'Checkout - Payment' &)"
+      - "DISPLAY=:1 xdotool search --sync --name Payment windowactivate --sync"
 """
     with FakeAnthropicAPI() as api:
         api.enqueue(reply(tool_use("type", {"text": "4242"}, toolset=True)), reply(text("Entered.")))

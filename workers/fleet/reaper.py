@@ -22,6 +22,7 @@ from celery import Celery
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
+from core import keys
 from core import labels as label
 from core.approvals import Approvals, decide_and_resume
 from core.broker import host_queue, send_run
@@ -29,7 +30,7 @@ from core.errors import ApprovalError
 from core.events import EventType
 from core.records import Records
 from core.settings import Settings
-from core.states import IN_FLIGHT, Decision, RunState
+from core.states import IN_FLIGHT, Decision, RunState, StopReason
 from workers.fleet.lease import lease_held
 from workers.runtime import Runtime
 
@@ -103,10 +104,29 @@ def expire_approvals(rt: Runtime, app: Celery) -> int:
     return expired
 
 
+def fail_lost_approvals(rt: Runtime, now: float | None = None) -> int:
+    """Fleet-wide (beat): a paused run whose machine never ended it after its deadline (a few reaper
+    passes late) lived on a machine that is gone: ``failed``, with why."""
+    s, approvals, failed = rt.settings, Approvals(rt.redis), 0
+    late = (time.time() if now is None else now) - 3 * s.reaper_interval_s - s.lease_ttl_s
+    for request in approvals.due(None, late):
+        try:
+            approvals.decide(request.run_id, Decision.TIMED_OUT, by="deadline (machine gone)")
+        except ApprovalError:
+            continue
+        error = f"{StopReason.APPROVAL_LOST}: {request.host} did not end the run after its deadline"
+        rt.records.transition(request.run_id, RunState.FAILED, expect=(RunState.NEEDS_APPROVAL,),
+                              stop_reason=StopReason.APPROVAL_LOST, error=error)
+        approvals.close(request.run_id)
+        rt.redis.delete(keys.run_paused(request.run_id))
+        failed += 1
+    return failed
+
+
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
     removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
-    return {"resumed": resumed, "removed": removed}
+    return {"resumed": resumed, "removed": removed, "approvals_lost": fail_lost_approvals(rt)}
 
 
 class ContainerReaper:
