@@ -89,6 +89,7 @@ class Decision(StrEnum):
     APPROVED = "approved"
     DENIED = "denied"
     TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"  # the run was cancelled while it waited
 
 
 BUDGET_PREFIX = "budget: "

@@ -153,8 +153,9 @@ class Resume:
     state: dict[str, Any]
 
     @property
-    def timed_out(self) -> bool:
-        return self.request.decision in (None, Decision.TIMED_OUT)
+    def ends(self) -> bool:
+        """Nobody decided (deadline, cancel): the run ends here instead of going on."""
+        return self.request.decision not in (Decision.APPROVED, Decision.DENIED)
 
     def resumption(self, count_wall_while_paused: bool) -> Resumption:
         agent = self.state["agent"]

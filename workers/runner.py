@@ -21,7 +21,7 @@ from core.events import EventType
 from core.models import ModelConfig, ToolGroup
 from core.records import RunRecord
 from core.spec import TaskSpec
-from core.states import RunState, StopReason, error_kind
+from core.states import Decision, RunState, StopReason, error_kind
 from workers import pause
 from workers.after import AfterAgent, after_agent, not_run
 from workers.agent.approval import AwaitApproval
@@ -137,7 +137,7 @@ class Attempt:
             self.rt.records.transition(self.run_id, RunState.FAILED, self.attempt,
                                        expect=(RunState.NEEDS_APPROVAL,), stop_reason=lost, error=lost)
             return False
-        if self.resume.timed_out:
+        if self.resume.ends:
             return True
         return self.rt.records.transition(self.run_id, RunState.RUNNING, self.attempt,
                                           expect=(RunState.NEEDS_APPROVAL,), worker=self.rt.hostname)
@@ -281,12 +281,15 @@ class Attempt:
                            settings=self.rt.settings, resume=resumption)
 
     def _restore(self, resume: pause.Resume) -> RunResult | None:
-        """The transcript goes on and records the decision; a timed-out run ends here."""
+        """The transcript goes on and records the decision; a timed-out or cancelled run ends here."""
         assert self.transcript is not None and self.hooks is not None
         self.transcript.restore(resume.state["transcript"])
         self.hooks.on_approval(resume.request.step, resume.decided_event())
-        if not resume.timed_out:
+        if not resume.ends:
             return None
+        if resume.request.decision == Decision.CANCELLED:
+            steps = int(resume.request.step)
+            return RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=steps)
         error = f"no decision by the approval deadline ({resume.request.what})"
         return RunResult(RunState.FAILED, StopReason.APPROVAL_TIMED_OUT, error=error,
                          steps=int(resume.request.step))

@@ -112,6 +112,9 @@ def test_a_waiting_run_frees_the_only_slot_and_approval_resumes_it_in_the_same_c
     manifest = json.loads((_run_dir(fleet, run_id) / "manifest.json").read_text())
     names = {o["name"] for o in manifest["objects"]}
     assert {"transcript.jsonl", "result.json", approvals[0]["screenshot"]} <= names
+    report = (_run_dir(fleet, run_id) / "report.html").read_text()
+    assert "asked: accept the site&#x27;s terms" in report and "approved by alice at " in report
+    assert "fine, go ahead" in report
 
 
 def test_a_denial_over_http_ends_the_run_failed_with_the_denial_recorded(
@@ -252,3 +255,20 @@ tasks:
     assert record.state == "succeeded", record
     (answer,) = [b for b in api.requests[1].body["messages"][-1]["content"] if b["type"] == "tool_result"]
     assert "Typed." in json.dumps(answer) and not answer.get("is_error")
+
+
+def test_cancelling_a_waiting_run_ends_it_cancelled_and_removes_its_container(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_REAPER_INTERVAL_S="1")
+    try:
+        fleet.start_worker()
+        run_id, container_id = _paused(fleet, tmp_path)
+        assert fleet.cli("cancel", run_id).returncode == 0
+        record = fleet.wait_state(run_id, {"cancelled", "failed", "succeeded"}, 120)
+    finally:
+        fleet.stop_all()
+
+    assert record.state == "cancelled"
+    assert _container_status(container_id) == "gone"
+    assert (_run_dir(fleet, run_id) / "result.json").exists()

@@ -91,15 +91,19 @@ def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, set
 
 
 def expire_approvals(rt: Runtime, app: Celery) -> int:
-    """Paused runs of this machine past their approval deadline: decided ``timed_out`` and sent to
-    this machine's queue, where a worker ends them ``failed`` and removes their container."""
-    approvals, expired = Approvals(rt.redis), 0
-    for request in approvals.due(host_queue(rt.settings, rt.hostname)):
+    """Paused runs of this machine cancelled meanwhile, or past their approval deadline: decided
+    ``cancelled``/``timed_out`` and sent to this machine's queue, where a worker ends them
+    (``cancelled``/``failed``), keeps their artifacts and removes their container."""
+    approvals, queue, expired = Approvals(rt.redis), host_queue(rt.settings, rt.hostname), 0
+    cancelled = [r for r in approvals.pending() if r.queue == queue and rt.records.cancel_requested(r.run_id)]
+    ending = [(r, Decision.CANCELLED, "cancel") for r in cancelled]
+    ending += [(r, Decision.TIMED_OUT, "deadline") for r in approvals.due(queue)]
+    for request, decision, by in ending:
         try:
-            decide_and_resume(approvals, app, rt.settings, request.run_id, Decision.TIMED_OUT, by="deadline")
+            decide_and_resume(approvals, app, rt.settings, request.run_id, decision, by=by)
         except ApprovalError:  # decided a moment ago by a human, or by another worker's reaper
             continue
-        log.warning("approval timed out", run_id=request.run_id)
+        log.warning("paused run ends", run_id=request.run_id, decision=decision)
         expired += 1
     return expired
 
