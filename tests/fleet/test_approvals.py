@@ -181,7 +181,7 @@ def test_a_worker_killed_while_a_run_waits_changes_nothing(fleet: Fleet, tmp_pat
     assert done.returncode == 0, done.stdout + done.stderr
     record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
 
-    assert record.state == "succeeded", record
+    assert record.state == "succeeded", (record.stop_reason, record.error)
     assert record.result["steps"][2]["text"].strip() == "kept-across-the-pause"
 
 
@@ -234,8 +234,9 @@ tasks:
     budgets: {max_steps: 5, max_wall_s: 300}
     approval: {before: [type], when_title: "(?i)payment"}
     setup:
-      - "(DISPLAY=:1 xterm -T 'Checkout - Payment' &)"
-      - "DISPLAY=:1 xdotool search --sync --name Payment windowactivate --sync"
+      - "(DISPLAY=:1 nohup xterm -T 'Checkout - Payment' >/dev/null 2>&1 &)"
+      - "ok=1; for i in $(seq 100); do DISPLAY=:1 xdotool search --name Payment windowactivate --sync
+         && { ok=0; break; }; sleep 0.2; done; test $ok = 0"
 """
     with FakeAnthropicAPI() as api:
         api.enqueue(reply(tool_use("type", {"text": "4242"}, toolset=True)), reply(text("Entered.")))
