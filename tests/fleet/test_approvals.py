@@ -234,9 +234,10 @@ tasks:
     budgets: {max_steps: 5, max_wall_s: 300}
     approval: {before: [type], when_title: "(?i)payment"}
     setup:
-      - "(DISPLAY=:1 nohup xterm -T 'Checkout - Payment' >/dev/null 2>&1 &)"
-      - "ok=1; for i in $(seq 100); do DISPLAY=:1 xdotool search --name Payment windowactivate --sync
-         && { ok=0; break; }; sleep 0.2; done; test $ok = 0"
+      - "(DISPLAY=:1 nohup xterm -T 'Checkout - Payment' -e sleep 600 >/dev/null 2>&1 &)"
+      - "ok=1; for i in $(seq 100); do DISPLAY=:1 xdotool search --name Payment windowactivate --sync;
+         DISPLAY=:1 xdotool getactivewindow getwindowname | grep -q Payment && { ok=0; break; }; sleep 0.2;
+         done; test $ok = 0"
 """
     with FakeAnthropicAPI() as api:
         api.enqueue(reply(tool_use("type", {"text": "4242"}, toolset=True)), reply(text("Entered.")))
@@ -245,7 +246,8 @@ tasks:
         try:
             fleet.start_worker()
             run_id = _enqueue(fleet, task, tmp_path, "checkout")
-            assert fleet.wait_state(run_id, {"needs_approval", "failed"}, 120).state == "needs_approval"
+            paused = fleet.wait_state(run_id, {"needs_approval", "failed", "succeeded"}, 120)
+            assert paused.state == "needs_approval", (paused.state, paused.error)
             (pending,) = json.loads(fleet.cli("approvals", "--json").stdout)
             assert pending["what"] == "type '4242' in the window 'Checkout - Payment'"
             fleet.cli("approve", run_id, "--by", "dave")
