@@ -4,6 +4,7 @@ it in the same container on its machine's queue; a denial or the deadline ends i
 
 from __future__ import annotations
 
+import http.server
 import json
 import subprocess
 import threading
@@ -41,6 +42,27 @@ tasks:
     steps:
       - {name: bash, input: {command: "echo quick"}}
 """
+
+
+class _Webhook:
+    """A real HTTP endpoint that keeps what it is POSTed."""
+
+    def __init__(self) -> None:
+        bodies: list[dict[str, Any]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.bodies = bodies
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def _container_status(container_id: str) -> str:
@@ -151,13 +173,20 @@ def test_a_denial_over_http_ends_the_run_failed_with_the_denial_recorded(
 def test_no_decision_by_the_deadline_fails_the_run_removes_its_container_and_keeps_its_artifacts(
     redis_server: RedisServer, tmp_path: Path, sandbox_image: str
 ) -> None:
-    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_REAPER_INTERVAL_S="1")
+    hook = _Webhook()
+    fleet = Fleet(redis_server, tmp_path, NIGHTSHIFT_REAPER_INTERVAL_S="1",
+                  NIGHTSHIFT_APPROVAL_WEBHOOK_URL=hook.url)
     try:
         fleet.start_worker()
         run_id, container_id = _paused(fleet, tmp_path, timeout_s=4)
         record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
     finally:
         fleet.stop_all()
+        hook.server.shutdown()
+
+    (called,) = hook.bodies  # told once, when the run started waiting
+    assert (called["event"], called["run_id"], called["what"]) == ("approval_requested", run_id,
+                                                                   "accept the site's terms")
 
     assert (record.state, record.stop_reason) == ("failed", "approval timed out")
     assert _container_status(container_id) == "gone"
