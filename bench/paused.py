@@ -2,7 +2,9 @@
 frozen with ``docker pause`` (what workers/pause.py does), and how long a resume takes (unpause,
 reconnect to the executor, first screenshot).
 
-- CPU: the cgroup's ``cpu_usage.total_usage`` (ns) over a window, as a share of one core;
+- CPU: the cgroup's ``cpu_usage.total_usage`` over a window against the host's
+  ``system_cpu_usage`` sampled with it, times ``online_cpus`` (``docker stats``' formula), as a share
+  of one core;
 - memory: cgroup usage minus inactive page cache, as ``docker stats`` shows it (kept while paused:
   the desktop and its applications stay in memory, which is what makes a resume instant).
 
@@ -39,23 +41,23 @@ SPIN = "(nohup sh -c 'while :; do :; done' >/dev/null 2>&1 &) ; echo spinning"
 MIB = 1024 * 1024
 
 
-def usage(sandbox: Sandbox) -> tuple[int, int]:
-    """CPU ns used so far and memory bytes (without inactive page cache)."""
+def usage(sandbox: Sandbox) -> tuple[int, int, int, int]:
+    """CPU ns used so far, the host's CPU ns at that moment, online CPUs, memory bytes (without
+    inactive page cache)."""
     stats: dict[str, Any] = sandbox.container.stats(stream=False)
-    memory = stats.get("memory_stats", {})
+    cpu, memory = stats["cpu_stats"], stats.get("memory_stats", {})
     inactive = memory.get("stats", {}).get("inactive_file", 0)
-    return int(stats["cpu_stats"]["cpu_usage"]["total_usage"]), int(memory.get("usage", 0)) - int(inactive)
+    return (int(cpu["cpu_usage"]["total_usage"]), int(cpu.get("system_cpu_usage", 0)),
+            int(cpu.get("online_cpus", 1)), int(memory.get("usage", 0)) - int(inactive))
 
 
 def measure(sandboxes: list[Sandbox], window_s: float) -> tuple[float, float]:
     """Total CPU (% of one core) over the window, and total memory (MiB), of all sandboxes."""
-    before = [usage(s)[0] for s in sandboxes]
-    started = time.monotonic()
+    before = [usage(s) for s in sandboxes]
     time.sleep(window_s)
-    elapsed_ns = (time.monotonic() - started) * 1e9
     after = [usage(s) for s in sandboxes]
-    cpu = sum(a[0] - b for a, b in zip(after, before, strict=True)) / elapsed_ns * 100
-    return cpu, sum(a[1] for a in after) / MIB
+    cpu = sum((a[0] - b[0]) / max(a[1] - b[1], 1) * a[2] * 100 for a, b in zip(after, before, strict=True))
+    return cpu, sum(a[3] for a in after) / MIB
 
 
 def resume_ms(sandbox: Sandbox) -> float:
