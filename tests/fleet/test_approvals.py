@@ -19,7 +19,7 @@ import redis
 from core.broker import make_celery
 from core.settings import Settings
 from scheduler.api import make_server
-from tests.conftest import RedisServer
+from tests.conftest import ROOT, RedisServer
 from tests.fake_api import FakeAnthropicAPI, reply, text, tool_use
 from tests.fleet.conftest import Fleet, write_tasks
 from workers.fleet.reaper import reap_containers
@@ -304,3 +304,20 @@ def test_cancelling_a_waiting_run_ends_it_cancelled_and_removes_its_container(
     assert record.state == "cancelled"
     assert _container_status(container_id) == "gone"
     assert (_run_dir(fleet, run_id) / "result.json").exists()
+
+
+def test_the_readmes_four_commands_play_the_example(fleet: Fleet) -> None:
+    fleet.start_worker()
+    enqueued = fleet.cli("enqueue", str(ROOT / "examples/approval.yaml"))
+    (run_id,) = enqueued.stdout.split()
+    fleet.wait_state(run_id, {"needs_approval"}, 120)
+
+    listed = fleet.cli("approvals")
+    approved = fleet.cli("approve", run_id, "--note", "go ahead")
+    record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+    shown = fleet.cli("show", run_id)
+
+    assert "send ~/draft.txt to finance@example.com" in listed.stdout
+    assert approved.returncode == 0 and f"{run_id}: approved by " in approved.stdout
+    assert record.state == "succeeded" and record.result["steps"][2]["text"].strip() == "sent"
+    assert "succeeded" in shown.stdout
