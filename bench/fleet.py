@@ -4,6 +4,7 @@ the local artifact store. Prints wall time, runs/hour, enqueue -> first step lat
 p95) and fleet overhead per step (step time minus the executor's own time).
 
     .venv/bin/python bench/fleet.py [--runs 100] [--concurrency 4]
+    .venv/bin/python bench/fleet.py --soak 1000   # Redis memory over 1,000 runs, recovery times
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--idle-runs", type=int, default=10, help="runs enqueued one at a time")
+    parser.add_argument("--soak", type=int, default=0, help="instead: N short runs, memory and recovery")
+    parser.add_argument("--retention", type=int, default=30, help="record retention in the soak (s)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ns-bench-fleet-"))
     port = _free_port()
@@ -92,10 +95,12 @@ def main() -> None:
            "NIGHTSHIFT_LOG_LEVEL": "WARNING",
            "NIGHTSHIFT_WORKER_CONCURRENCY": str(args.concurrency)}
     bin_dir = Path(sys.executable).parent
-    worker = subprocess.Popen([str(bin_dir / "celery"), "-A", "workers.main", "worker", "-Q", "bench",
-                               "--without-gossip", "--without-mingle", "-O", "fair", "--loglevel", "WARNING"],
-                              cwd=ROOT, env=env, stdout=open(tmp / "worker.log", "wb"),  # noqa: SIM115
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    if args.soak:
+        env |= {"NIGHTSHIFT_RECORD_RETENTION_S": str(args.retention), "NIGHTSHIFT_REAPER_INTERVAL_S": "10",
+                "NIGHTSHIFT_METRICS_PORT": "0"}
+        _soak(args, env, tmp, bin_dir, redis_proc)
+        return
+    worker = _worker(bin_dir, env, tmp)
     try:
         time.sleep(3)  # let the worker connect before the clock starts (bench only)
         client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
@@ -113,6 +118,39 @@ def main() -> None:
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
+        redis_proc.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _worker(bin_dir: Path, env: dict[str, str], tmp: Path, kind: str = "worker") -> subprocess.Popen[bytes]:
+    extra = ["-Q", "bench", "--without-gossip", "--without-mingle", "-O", "fair"] if kind == "worker" else \
+        ["--schedule", str(tmp / "beat-schedule")]
+    command = [str(bin_dir / "celery"), "-A", "workers.main", kind, *extra, "--loglevel", "WARNING"]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(tmp / f"{kind}.log", "ab"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _soak(args: argparse.Namespace, env: dict[str, str], tmp: Path, bin_dir: Path,
+          redis_proc: subprocess.Popen[bytes]) -> None:
+    from bench.soak import recovery, soak
+
+    procs = [_worker(bin_dir, env, tmp), _worker(bin_dir, env, tmp, "beat")]
+    try:
+        time.sleep(3)
+        client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
+        enqueue = [str(bin_dir / "nightshift"), "enqueue"]
+        soak(client, enqueue, env, tmp, args.soak)
+
+        def restart() -> subprocess.Popen[bytes]:
+            procs.append(_worker(bin_dir, env, tmp))
+            return procs[-1]
+
+        recovery(client, enqueue, env, tmp, procs[0], restart)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
         redis_proc.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
 

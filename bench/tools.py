@@ -13,7 +13,12 @@ Medians over repeated runs, per screen size:
 - memory of one idle sandbox and with Firefox open (cgroup usage minus inactive page cache, as
   ``docker stats`` shows it).
 
+- each application's cold start (``--apps``): a fresh sandbox per start (a fresh home, as every run
+  gets), the ``launch`` setup step (workers/setup.py) from the call to its window being mapped, and
+  on to a screen that has not changed for 0.5 s (painted).
+
     .venv/bin/python bench/tools.py [--runs 15] [--starts 7] [--sizes 1024x768,1280x800] [--no-firefox]
+    .venv/bin/python bench/tools.py --apps [--app-starts 3]
 
 Needs the image (``make image``) and a Docker engine. Not a test: prints figures, asserts nothing.
 """
@@ -34,8 +39,10 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.settings import load_settings
+from core.setup_steps import SetupStep
 from workers.sandbox.launcher import SandboxLauncher
 from workers.sandbox.sandbox import Sandbox
+from workers.setup import run_step
 
 COMPUTER = {"type": "computer_20250124", "name": "computer"}
 BASH = {"type": "bash_20250124", "name": "bash"}
@@ -159,16 +166,65 @@ def report(size: tuple[int, int], results: dict[str, float]) -> None:
     print(f"  {'click speed-up over the reference':<58} {ref / ours:9.1f}x")
 
 
+APPS = {
+    "LibreOffice Writer": ("libreoffice --writer", "LibreOffice Writer"),
+    "LibreOffice Calc": ("libreoffice --calc", "LibreOffice Calc"),
+    "LibreOffice Impress": ("libreoffice --impress", "LibreOffice Impress"),
+    "Firefox ESR (about:blank)": ("firefox-esr about:blank", "Firefox"),
+    "file manager (pcmanfm)": ("pcmanfm /home/user", "^user$"),
+    "terminal (xterm)": ("xterm -T bench-term", "^bench-term$"),
+    "text editor (mousepad)": ("mousepad", "Mousepad"),
+}
+
+
+def settled_ms(sandbox: Sandbox, started: float, quiet_s: float = 0.5, timeout_s: float = 60) -> float:
+    """Milliseconds from ``started`` until the screen last changed before a ``quiet_s`` stillness."""
+    last, changed = checked(sandbox.call(COMPUTER, {"action": "screenshot"})).image, time.monotonic()
+    while time.monotonic() - changed < quiet_s and time.monotonic() - started < timeout_s:
+        image = checked(sandbox.call(COMPUTER, {"action": "screenshot"})).image
+        if image != last:
+            last, changed = image, time.monotonic()
+    return (changed - started) * 1000
+
+
+def app_cold_start(launcher: SandboxLauncher, command: str, title: str) -> tuple[float, float]:
+    sandbox = launcher.start("bench-apps", 1024, 768)
+    try:
+        sandbox.wait_ready()
+        step = SetupStep.model_validate({"launch": {"command": command, "wait_for_window": title}})
+        started = time.monotonic()
+        report = run_step(sandbox, 1, step, BASH["type"])
+        if not report.ok:
+            raise SystemExit(f"{command}: {report.output}")
+        return report.duration_ms, settled_ms(sandbox, started)
+    finally:
+        sandbox.stop()
+
+
+def bench_apps(launcher: SandboxLauncher, starts: int) -> None:
+    print(f"\ncold start, fresh sandbox each, median of {starts}: window mapped / screen settled")
+    for name, (command, title) in APPS.items():
+        runs = [app_cold_start(launcher, command, title) for _ in range(starts)]
+        mapped = statistics.median(r[0] for r in runs)
+        settled = statistics.median(r[1] for r in runs)
+        print(f"  {name:<30} {mapped:8.0f} ms {settled:8.0f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--starts", type=int, default=7)
     parser.add_argument("--sizes", default="1024x768,1280x800")
     parser.add_argument("--no-firefox", action="store_true")
+    parser.add_argument("--apps", action="store_true", help="each application's cold start instead")
+    parser.add_argument("--app-starts", type=int, default=3)
     args = parser.parse_args()
     client = docker.from_env()
     with tempfile.TemporaryDirectory(prefix="ns-bench-") as sockets:
         launcher = SandboxLauncher(client, load_settings(sandbox_socket_dir=Path(sockets)))
+        if args.apps:
+            bench_apps(launcher, args.app_starts)
+            return
         for spec in args.sizes.split(","):
             width, height = (int(v) for v in spec.split("x"))
             report((width, height), bench_size(launcher, (width, height), args))

@@ -23,6 +23,7 @@ from core.events import EventType
 from core.settings import Settings
 from core.states import Decision
 
+REQUEST_APPROVAL = "request_approval"  # the client tool a run asks through (Claude and script alike)
 
 @dataclass(frozen=True)
 class ApprovalRequest:

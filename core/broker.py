@@ -21,6 +21,7 @@ from core.settings import Settings
 RUN_TASK = "nightshift.run"
 FIRE_SCHEDULE_TASK = "nightshift.fire_schedule"
 CHECK_SCHEDULES_TASK = "nightshift.check_schedules"  # daily: which schedules' models break when
+REPORT_TASK = "nightshift.report"  # render a run's report.html again (nightshift report RUN)
 REFRESH_MODELS_TASK = "nightshift.refresh_models"  # daily: the Models API into the Redis catalog cache
 PRIORITY_STEPS = list(range(10))
 QUEUE_SEP = "\x06\x16"  # kombu's default separator between a queue name and its priority step
@@ -35,13 +36,22 @@ def transport_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def connect_redis(settings: Settings) -> redis.Redis:
+RETRY_CAP_S = 2.0  # the longest pause between two tries of a Redis call during an outage
+
+
+CLIENT_OUTAGE_S = 12.0  # a command or an HTTP request waits this long for Redis, then says so
+
+
+def connect_redis(settings: Settings, outage_s: float | None = None) -> redis.Redis:
     """The Redis client for run records, events, leases and limits. redis-py's own retry with
-    exponential backoff (~13 s in all) carries every call across a Redis restart, so a run in
-    flight does not die on a progress write while Redis comes back from its AOF."""
+    exponential backoff (capped at 2 s) carries every call across a Redis outage of up to
+    ``redis_outage_max_s``: a run in flight waits for Redis (its step paused) rather than failing
+    on a progress write or a transition while Redis is away or comes back from its AOF.
+    ``outage_s``: a shorter wait for clients a person is waiting on (CLI, HTTP API)."""
+    retries = math.ceil((outage_s or settings.redis_outage_max_s) / RETRY_CAP_S) + 5
     return redis.Redis.from_url(
         settings.redis_url,
-        retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=10),
+        retry=Retry(ExponentialBackoff(cap=RETRY_CAP_S, base=0.1), retries=retries),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
         health_check_interval=30,
     )

@@ -37,6 +37,11 @@ class ModelAPIError(NightshiftError):
         self.kind = kind
 
 
+class EgressUnavailable(SandboxError):
+    """The fleet's egress proxy is not running or not ready: an allowlisted run cannot start (it
+    never falls back to an open network). Not retried: a proxy that will not come up stays down."""
+
+
 class ConfigError(NightshiftError):
     """The worker is not configured for what the run needs (e.g. no API key for a Claude task)."""
 
@@ -76,6 +81,9 @@ class EnqueueError(NightshiftError):
 INVALID_RESPONSE = "invalid_response"
 
 RETRYABLE_HTTP_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# Error types of a streamed ``error`` event (after the 200) that are worth another request: the
+# same errors a status would make retryable (overloaded 529, api_error 5xx, rate limit 429).
+RETRYABLE_STREAM_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -88,10 +96,19 @@ def is_retryable(exc: BaseException) -> bool:
         hint = should_retry_header(exc)
         if hint is not None:  # the server's own verdict wins over the status, both ways
             return hint
+        if exc.status_code < 400:  # an ``error`` event in a stream that had answered 200
+            return _error_type(exc) in RETRYABLE_STREAM_ERRORS
         return exc.status_code in RETRYABLE_HTTP_STATUSES or exc.status_code >= 500
     if isinstance(exc, ModelAPIError):
         return exc.status in RETRYABLE_HTTP_STATUSES or exc.kind == INVALID_RESPONSE
     return isinstance(exc, SandboxStartError | StoreError)
+
+
+def _error_type(exc: BaseException) -> str | None:
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def should_retry_header(exc: BaseException) -> bool | None:

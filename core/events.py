@@ -28,6 +28,7 @@ class EventType(StrEnum):
     CANCEL_REQUESTED = "cancel_requested"
     RETRYING = "retrying"  # an attempt hit a transient failure; the next attempt follows
     RESUMED = "resumed"  # the reaper re-sent a run whose worker died
+    REPORT_RENDERED = "report_rendered"  # a worker wrote the run's report.html again (url or error)
     MODEL_MIGRATED = "model_migrated"  # settings.model_migrations rewrote the task's model at enqueue
     APPROVAL_REQUESTED = "approval_requested"  # the run paused to ask a human (what, why, deadline)
     APPROVAL_DECIDED = "approval_decided"  # approved/denied (who, when, note) or timed out
@@ -53,6 +54,15 @@ def add_to(redis: Redis, run_id: str, event: Mapping[str, Any], max_len: int = D
 def append(redis: Redis, run_id: str, type: EventType, **fields: Any) -> None:
     """Append a progress event, e.g. ``append(r, run_id, EventType.STEP, step=3, text="computer: click")``."""
     add_to(redis, run_id, {"type": type, "at": time.time(), **fields})
+
+
+def last_id(redis: Redis, run_id: str) -> str:
+    """The cursor after the run's newest event ("0" when it has none)."""
+    newest: Any = redis.xrevrange(keys.run_events(run_id), count=1)
+    if not newest:
+        return "0"
+    entry_id = newest[0][0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 def read(redis: Redis, run_id: str, after: str = "0", count: int = 1000) -> list[Event]:

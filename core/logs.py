@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from core import redact
 from core.settings import Settings
 
 
@@ -27,14 +28,17 @@ class _StreamLogger:
 def configure(settings: Settings, stream: TextIO | None = None) -> None:
     level = logging.getLevelName(settings.log_level.upper())
     renderer: structlog.typing.Processor = structlog.dev.ConsoleRenderer(colors=False)
+    formatters: list[structlog.typing.Processor] = []  # the console renderer formats tracebacks itself
     if settings.log_json:
         renderer = structlog.processors.JSONRenderer()
+        formatters = [structlog.processors.format_exc_info]  # else a JSON line says only exc_info=true
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
+            *formatters,
+            _redacting(renderer),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             level if isinstance(level, int) else logging.INFO
@@ -42,6 +46,19 @@ def configure(settings: Settings, stream: TextIO | None = None) -> None:
         logger_factory=lambda *_args: _factory(stream),
         cache_logger_on_first_use=False,
     )
+
+
+def _redacting(renderer: structlog.typing.Processor) -> structlog.typing.Processor:
+    """The renderer, then the current run's redactor over the whole line (tracebacks included)."""
+
+    def render(logger: Any, name: str, event_dict: structlog.typing.EventDict) -> Any:
+        line = renderer(logger, name, event_dict)
+        redactor = redact.current()
+        if isinstance(line, str):
+            return redactor.text(line)
+        return redactor.bytes(line) if isinstance(line, bytes) else line
+
+    return render
 
 
 def _factory(stream: TextIO | None) -> Any:

@@ -22,9 +22,10 @@ from typing import Any
 import structlog
 from redis import Redis
 
-from core import events, inputs, keys
+from core import events, inputs, keys, retention
 from core.errors import RunNotFound
 from core.events import EventType
+from core.redact import NOTHING, Redactor
 from core.spec import TaskSpec
 from core.states import TERMINAL, RunState, StopReason, Verdict, run_state
 
@@ -59,6 +60,7 @@ class RunRecord:
     batch_id: str | None = None
     verdict: Verdict | None = None  # what the checks say (None: no checks, or they could not run)
     checks: list[dict[str, Any]] = field(default_factory=list)  # name, passed, exit code, duration, output
+    queue: str | None = None  # the fleet (Celery queue) it was sent to: only that fleet resumes it
 
     @property
     def terminal(self) -> bool:
@@ -78,7 +80,8 @@ class RunRecord:
 _FIELDS = {f.name for f in fields(RunRecord)}
 _PLAIN = frozenset({"run_id", "name", "state"})  # stored as raw strings; everything else as JSON
 # What update() and transition() may set; run_id/state/attempt/created_at belong to the record.
-UPDATABLE = _FIELDS - {"run_id", "state", "attempt", "created_at", "updated_at", "spec", "name", "batch_id"}
+UPDATABLE = _FIELDS - {"run_id", "state", "attempt", "created_at", "updated_at", "spec", "name", "batch_id",
+                       "queue"}
 
 
 def _encode(name: str, value: Any) -> str:
@@ -108,10 +111,19 @@ CANCEL_REASON = "cancelled by user"
 
 
 class Records:
-    """Every read and write of run records, bound to one Redis client."""
+    """Every read and write of run records, bound to one Redis client. A worker writes through
+    ``redacted(redactor)``: every field and event it sets passes the run's redactor first."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, retention_s: int = 0, redactor: Redactor = NOTHING) -> None:
+        """``retention_s``: a terminal record (hash, events, cancel flag) expires this long after it
+        ended (0: kept until deleted); its artifacts are not touched."""
         self.redis = redis
+        self.retention_s = retention_s
+        self.redactor = redactor
+
+    def redacted(self, redactor: Redactor) -> Records:
+        """The same records, with every field and event written passing ``redactor`` first."""
+        return Records(self.redis, self.retention_s, redactor)
 
     def create(
         self,
@@ -123,11 +135,12 @@ class Records:
         source: str | None = None,
         now: float | None = None,
         batch_id: str | None = None,
+        queue: str | None = None,
     ) -> RunRecord:
-        """Record a new run as ``queued`` with its spec and input files (and in its batch), in one
-        transaction."""
+        """Record a new run as ``queued`` with its spec and input files (and in its batch, and the
+        queue it is sent to), in one transaction."""
         now = time.time() if now is None else now
-        record = replace(_new_record(run_id, spec, source, now), batch_id=batch_id)
+        record = replace(_new_record(run_id, spec, source, now), batch_id=batch_id, queue=queue)
         mapping: dict[Any, Any] = {k: _encode(k, v) for k, v in record.as_dict().items() if v is not None}
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.run(run_id), mapping=mapping)
@@ -171,9 +184,11 @@ class Records:
 
         ``expect``: move only from one of these states (e.g. cancel only a ``queued`` run)."""
         to_state = run_state(to_state)
+        updates = self.redactor.deep(updates)
         now = time.time()
-        argv = _transition_args(to_state, attempt, now, expect, max_events, updates)
-        run_keys = [keys.run(run_id), keys.run_events(run_id), keys.run_inputs(run_id)]
+        argv = _transition_args(to_state, attempt, now, expect, (max_events, self.retention_s), updates)
+        run_keys = [keys.run(run_id), keys.run_events(run_id), keys.run_inputs(run_id),
+                    keys.run_cancel(run_id)]
         code, before, before_attempt = self.redis.register_script(_TRANSITION)(keys=run_keys, args=argv)
         if code == -1:
             raise RunNotFound(run_id)
@@ -186,7 +201,7 @@ class Records:
 
     def update(self, run_id: str, **updates: Any) -> None:
         """Set fields (usage, cost, artifact prefix/url, container id, ...) without a state change."""
-        mapping = _checked(updates)
+        mapping = _checked(self.redactor.deep(updates))
         mapping["updated_at"] = _encode("updated_at", time.time())
         written = self.redis.eval(_UPDATE, 1, keys.run(run_id), *[x for p in mapping.items() for x in p])
         if not written:
@@ -237,8 +252,12 @@ class Records:
             counts[record.state] = counts.get(record.state, 0) + 1
         return counts
 
+    def prune(self, limit: int = 1000) -> int:
+        """Drop expired records' ids from the runs and batch indexes (the reaper does, each pass)."""
+        return retention.prune_runs(self.redis, limit) + retention.prune_batches(self.redis, limit)
+
     def event(self, run_id: str, type: EventType, **fields: Any) -> None:
-        events.append(self.redis, run_id, type, **fields)
+        events.append(self.redis, run_id, type, **self.redactor.deep(fields))
 
     def events(self, run_id: str, after: str = "0") -> builtins.list[dict[str, Any]]:
         return [e.data for e in events.read(self.redis, run_id, after)]
@@ -303,13 +322,14 @@ def _new_record(run_id: str, spec: TaskSpec, source: str | None, now: float) -> 
 
 def _transition_args(
     to_state: RunState, attempt: int | None, now: float, expect: Iterable[RunState],
-    max_events: int, updates: Mapping[str, Any],
+    limits: tuple[int, int], updates: Mapping[str, Any],
 ) -> list[str]:
+    """``limits``: the events stream's max length and the terminal record's retention (s)."""
     pairs = [item for pair in _checked(updates).items() for item in pair]
     event: dict[str, Any] = {"type": EventType.STATE, "state": to_state, "at": now}
     event.update({k: updates[k] for k in ("stop_reason", "error") if updates.get(k) is not None})
     argv = [to_state.value, "" if attempt is None else str(attempt), repr(now), ",".join(expect)]
-    return [*argv, json.dumps(event), str(max_events), *pairs]
+    return [*argv, json.dumps(event), str(limits[0]), str(limits[1]), *pairs]
 
 
 def _text(value: bytes | str) -> str:
@@ -320,8 +340,9 @@ def _loggable(updates: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in updates.items() if k in ("stop_reason", "error", "cost_usd", "worker")}
 
 
-# KEYS: run hash, events stream, input files.  ARGV: to, attempt ('' = current), now, expect (',' list or ''),
-# event JSON (without "from"), stream max length, then field/value pairs to set.
+# KEYS: run hash, events stream, input files, cancel flag.  ARGV: to, attempt ('' = current), now,
+# expect (',' list or ''), event JSON (without "from"), stream max length, retention (s, 0 = keep),
+# then field/value pairs to set.
 _TRANSITION = """
 local rank = {queued=0, starting=1, running=2, needs_approval=2}
 local function r(state) return rank[state] or 3 end
@@ -351,11 +372,15 @@ if r(to) == 3 then
   redis.call('HSET', KEYS[1], 'finished_at', ARGV[3])
   redis.call('DEL', KEYS[3])  -- a finished run never needs its input files again
 end
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local event = cjson.decode(ARGV[5])
 event['from'] = cur
 event['attempt'] = attempt
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'e', cjson.encode(event))
+local retention = tonumber(ARGV[7])
+if r(to) == 3 and retention > 0 then
+  for k = 1, 4, 1 do if k ~= 3 then redis.call('EXPIRE', KEYS[k], retention) end end
+end
 return {1, cur, tostring(cur_attempt)}
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = 7200
     max_wall_s_cap: int = 5400
     time_limit_grace_s: int = 120
-    lease_ttl_s: int = 60
+    # A run's lease, renewed every third of it: a delivery of a run whose worker died waits at most
+    # this long before it resumes the run (README: recovery times).
+    lease_ttl_s: int = Field(10, ge=2)
     # Attempts for infrastructure failures that core.errors.is_retryable deems transient
     # (a sandbox that would not start, ...); tool and model failures are never retried this way.
     max_attempts: int = Field(3, ge=1)
@@ -48,7 +50,21 @@ class Settings(BaseSettings):
     sandbox_memory_mb: int = 2048
     sandbox_cpus: float = 1.0
     sandbox_pids_limit: int = 1024
-    sandbox_tmpfs_mb: int = 512
+    # The sandbox's writable space is tmpfs, and tmpfs pages count against the memory limit: these
+    # sizes plus what the desktop and its apps need (the reserve) must fit in sandbox_memory_mb, so
+    # a full disk is "No space left on device", never an out-of-memory kill of the whole desktop.
+    sandbox_tmp_mb: int = Field(256, ge=16)
+    sandbox_home_mb: int = Field(384, ge=16)
+    sandbox_var_tmp_mb: int = Field(64, ge=1)
+    sandbox_run_user_mb: int = Field(16, ge=1)
+    sandbox_shm_mb: int = Field(256, ge=16, description="/dev/shm: Firefox and X shared memory")
+    sandbox_process_reserve_mb: int = Field(1024, ge=256, description="desktop, Firefox, LibreOffice")
+    # The fleet's egress proxy (network: {allow: [...]}): one squid container per worker host and
+    # queue, on an internal Docker network of its own; rule files per sandbox under egress_rules_dir.
+    egress_image: str = "nightshift-egress:latest"
+    egress_rules_dir: Path = Path("/tmp/nightshift-egress")
+    egress_ready_timeout_s: float = 30.0
+    egress_memory_mb: int = 256
     sandbox_start_timeout_s: float = 30.0
     sandbox_ready_timeout_s: float = 20.0
     tool_timeout_s: float = 180.0
@@ -68,6 +84,9 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     api_max_retries: int = 6
     api_timeout_s: float = 600.0
+    # Read responses as server-sent events (the SDK's stream helpers): a long generation (max_tokens
+    # up to 128K) keeps the connection busy instead of waiting on one read timeout.
+    api_stream: bool = True
     # Active until at least 2027-09-28, the toolset, $2/$10 (TOOLS.md §10.5); Sonnet 4.5 retired.
     default_model: str = "claude-sonnet-5-5"
     # text_editor_20250728's max_characters (truncation of `view`); None: the executor's default.
@@ -106,8 +125,18 @@ class Settings(BaseSettings):
 
     # --- Cron and housekeeping -------------------------------------------------------------------------
     schedules_file: Path | None = None
-    reaper_interval_s: float = 60.0
+    reaper_interval_s: float = 30.0
+    # After Redis (re)starts, the reaper resumes no run for this long: a lease whose TTL ran out
+    # during the outage is taken back by its live worker's heartbeat first (never run twice).
+    reaper_restart_grace_s: float = Field(15.0, ge=0)
+    # Terminal run records (hash, events, cancel flag) expire after this; artifacts stay. 0: keep.
+    record_retention_s: int = Field(7 * 86_400, ge=0)
+    # How long one Redis call keeps retrying across an outage before it gives up (the run waits).
+    redis_outage_max_s: float = Field(600.0, gt=0)
     log_level: str = "INFO"
+    # Prometheus endpoint of each worker's main process (0: none); the API serves /metrics itself.
+    metrics_port: int = Field(9808, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     log_json: bool = False
 
     # --- Scheduler side: enqueue limits, run events, HTTP API, S3 client, spool ----------------------
@@ -123,6 +152,24 @@ class Settings(BaseSettings):
     s3_read_timeout_s: float = 30.0
     s3_max_attempts: int = Field(3, ge=1, description="botocore attempts before the spool takes over")
     spool_flush_interval_s: float = Field(15.0, gt=0, description="background upload of spooled objects")
+
+
+    @model_validator(mode="after")
+    def _tmpfs_fits_in_memory(self) -> Settings:
+        if self.sandbox_tmpfs_budget_mb + self.sandbox_process_reserve_mb > self.sandbox_memory_mb:
+            raise ValueError(
+                f"sandbox tmpfs mounts ({self.sandbox_tmpfs_budget_mb} MiB) plus the process reserve "
+                f"({self.sandbox_process_reserve_mb} MiB) exceed sandbox_memory_mb "
+                f"({self.sandbox_memory_mb}): "
+                "a full disk would get the sandbox killed for memory; shrink the mounts or raise the limit"
+            )
+        return self
+
+    @property
+    def sandbox_tmpfs_budget_mb(self) -> int:
+        """Every tmpfs of a sandbox together (/tmp, home, /var/tmp, /run/user, /dev/shm)."""
+        return (self.sandbox_tmp_mb + self.sandbox_home_mb + self.sandbox_var_tmp_mb
+                + self.sandbox_run_user_mb + self.sandbox_shm_mb)
 
 
 def load_settings(**overrides: Any) -> Settings:

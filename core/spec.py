@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.setup_steps import SetupStep, sandbox_path
 from core.toolset import COMPUTER_MEMBERS
 
 _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
 _SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_ALLOW = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:(?P<port>\d{{1,5}}))?$")
+DEFAULT_PORTS = (80, 443)
 
 
 class _Strict(BaseModel):
@@ -21,11 +26,12 @@ class Budgets(_Strict):
     """Every budget is checked before each model request; no budget is overshot by more than one
     response. Token budgets are cumulative and count cache reads and writes."""
 
-    max_steps: int = Field(50, ge=1, le=10_000)
-    max_input_tokens: int | None = Field(None, ge=1)
-    max_output_tokens: int | None = Field(None, ge=1)
-    max_cost_usd: float | None = Field(None, gt=0)
-    max_wall_s: float = Field(1800, gt=0, le=86_400)
+    # strict: `max_steps: true` or "10" is an error, never read as 1 or 10
+    max_steps: int = Field(50, ge=1, le=10_000, strict=True)
+    max_input_tokens: int | None = Field(None, ge=1, strict=True)
+    max_output_tokens: int | None = Field(None, ge=1, strict=True)
+    max_cost_usd: float | None = Field(None, gt=0, strict=True)
+    max_wall_s: float = Field(1800, gt=0, le=86_400, strict=True)
 
 
 class FileSpec(_Strict):
@@ -36,9 +42,7 @@ class FileSpec(_Strict):
     @field_validator("dest")
     @classmethod
     def _absolute(cls, dest: str) -> str:
-        if not dest.startswith("/") or "/../" in f"{dest}/":
-            raise ValueError("dest must be an absolute path without '..'")
-        return dest
+        return sandbox_path(dest, "dest")
 
 
 class ScriptStep(_Strict):
@@ -109,11 +113,62 @@ class ApprovalOptions(_Strict):
                 raise ValueError(f"when_title is not a valid regular expression: {exc}") from None
         return pattern
 
+    @property
+    def asks(self) -> bool:
+        """Whether the policy can hold any call at all."""
+        return bool(self.before)
+
     @model_validator(mode="after")
     def _title_needs_members(self) -> ApprovalOptions:
         if self.when_title is not None and not self.before:
             raise ValueError("when_title needs `before`: the keyboard members to ask approval for")
         return self
+
+
+class EgressRule(_Strict):
+    """One allowed destination: a host (``*.`` for any subdomain) and the ports it may be reached on."""
+
+    host: str
+    ports: tuple[int, ...] = DEFAULT_PORTS  # the proxy's helper (egress_image/) matches requests
+
+
+class NetworkAllow(_Strict):
+    """``network: {allow: ["*.wikipedia.org", "staging.example.com:443"]}``: the sandbox reaches
+    these hosts (HTTP and HTTPS, through the fleet's egress proxy) and nothing else. A host without
+    a port allows 80 and 443; ``*.example.com`` allows every subdomain of example.com, not
+    example.com itself. IP literals are refused: the proxy resolves names, the sandbox never does."""
+
+    allow: list[str] = Field(min_length=1, max_length=200)
+
+    @field_validator("allow")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            _rule(pattern)
+        return [pattern.lower() for pattern in patterns]
+
+    def rules(self) -> list[EgressRule]:
+        return [_rule(pattern) for pattern in self.allow]
+
+
+def _rule(pattern: str) -> EgressRule:
+    host, _, port = pattern.lower().partition(":")
+    if pattern.startswith("[") or _is_ip(host) or _is_ip(pattern):
+        raise ValueError(f"{pattern!r}: IP addresses cannot be allowed, only host names")
+    match = _ALLOW.match(pattern.lower())
+    if not match or "." not in host:
+        raise ValueError(f"{pattern!r} is not a host name, '*.' + a domain, optionally with ':port'")
+    if port and not 1 <= int(port) <= 65535:
+        raise ValueError(f"{pattern!r}: port must be between 1 and 65535")
+    return EgressRule(host=host, ports=(int(port),) if port else DEFAULT_PORTS)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 class TaskSpec(_Strict):
@@ -128,10 +183,10 @@ class TaskSpec(_Strict):
     max_tokens: int | None = Field(None, ge=1, le=128_000)
     thinking: Thinking | None = None
     budgets: Budgets = Field(default_factory=lambda: Budgets.model_validate({}))
-    network: Literal["none", "internet"] = "none"
+    network: Literal["none", "internet"] | NetworkAllow = "none"
     image: str | None = None
     files: list[FileSpec] = Field(default_factory=list)
-    setup: list[str] = Field(default_factory=list, description="bash commands run before the agent")
+    setup: list[SetupStep] = Field(default_factory=list, description="commands, open and launch steps")
     output_schema: dict[str, Any] | None = None
     secrets: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
@@ -140,6 +195,16 @@ class TaskSpec(_Strict):
     outputs: list[str] = Field(default_factory=list, description="absolute paths or globs to collect")
     checks: list[CheckSpec] = Field(default_factory=list)
     approval: ApprovalOptions = Field(default_factory=lambda: ApprovalOptions.model_validate({}))
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network(cls, network: Any) -> Any:
+        """One clear error per field (rather than one per shape the union could have taken)."""
+        if isinstance(network, dict | NetworkAllow):
+            return NetworkAllow.model_validate(network)
+        if network not in ("none", "internet"):
+            raise ValueError("network must be none, internet or {allow: [host, ...]}")
+        return network
 
     @field_validator("display")
     @classmethod
@@ -190,6 +255,11 @@ class TaskSpec(_Strict):
             if self.steps:
                 raise ValueError("steps are only for agent: script")
         return self
+
+    @property
+    def network_mode(self) -> str:
+        """``none``, ``internet`` or ``allowlist``."""
+        return self.network if isinstance(self.network, str) else "allowlist"
 
     @property
     def display_size(self) -> tuple[int, int]:

@@ -26,3 +26,4 @@ COMPUTER_MEMBERS: tuple[str, ...] = (
 )
 # Keyboard input reaches whichever window has focus: these ask the hooks' ``confirm`` first.
 CONFIRM_REQUIRED = frozenset({"type", "key", "hold_key"})
+TOOLSET_NAME = "computer"  # the toolset_name its members carry

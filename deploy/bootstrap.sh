@@ -43,3 +43,6 @@ fi
 
 log "sandbox image"
 bash sandbox_image/build.sh
+
+log "egress proxy image (squid from Debian: the way out of allowlisted sandboxes)"
+bash egress_image/build.sh

@@ -7,5 +7,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash deploy/bootstrap.sh
 .venv/bin/ruff check .
-.venv/bin/mypy core workers scheduler sandbox_image
+.venv/bin/mypy core workers scheduler sandbox_image egress_image
 exec .venv/bin/pytest -q -p no:cacheprovider "$@"

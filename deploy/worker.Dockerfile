@@ -5,6 +5,7 @@ FROM $BASE
 RUN useradd --create-home --uid 10001 nightshift
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY workers ./workers
 COPY scheduler ./scheduler
 COPY sandbox_image ./sandbox_image

@@ -6,7 +6,11 @@ Order, with readiness signals instead of sleeps:
 2. The executor starts at the same moment (its imports overlap X start-up); it gets a second pipe
    on which this supervisor relays "X is ready", so the first screenshot needs no polling.
 3. mutter and tint2 start in parallel as soon as X is ready; ``wait_ready`` in the executor
-   reports when they have mapped.
+   reports when they have mapped. The clipboard keeper (parcellite) starts with them.
+
+Before anything, the seeded profiles (``/opt/nightshift/home``: LibreOffice with no first-run
+dialogs, the clipboard keeper's settings) are copied into the fresh home, and a D-Bus session bus
+starts (gio and gvfs's trash:/// need one); every child inherits its address.
 
 The supervisor reaps every child (and orphans when it is pid 1), restarts mutter, tint2 and the
 executor if they crash, and stops the desktop when the executor exits cleanly (the ``shutdown`` op)
@@ -18,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +35,25 @@ DISPLAY_NUM = 1
 X_READY_TIMEOUT_S = 30.0
 MAX_RESTARTS = 5
 PANEL_CONFIG = "/opt/nightshift/desktop/tint2rc"
+HOME_SEED = Path("/opt/nightshift/home")
+
+
+def seed_home(seed: Path = HOME_SEED, home: Path | None = None) -> int:
+    """Copy the seeded profiles into the home, never over a file already there; return the count."""
+    home = home or Path(os.environ.get("HOME", "/home/user"))
+    copied = 0
+    for source in sorted(seed.rglob("*")) if seed.is_dir() else []:
+        target = home / source.relative_to(seed)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif not target.exists():
+            shutil.copy2(source, target)
+            copied += 1
+    return copied
+
+
+def session_bus_address() -> str:
+    return f"unix:path={os.environ.get('XDG_RUNTIME_DIR', '/run/user/1000')}/bus"
 
 
 def screen_size() -> tuple[int, int]:
@@ -115,6 +139,11 @@ class Supervisor:
     def env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "DISPLAY": f":{DISPLAY_NUM}", **extra}
 
+    def desktop_env(self, **extra: str) -> dict[str, str]:
+        """The desktop's own programs use GIO's local VFS: activating gvfs (for the applications'
+        trash:///) would hold up the panel's first paint by seconds."""
+        return self.env(GIO_USE_VFS="local", **extra)
+
     def launch(self, child: Child) -> None:
         child.start()
         assert child.proc is not None
@@ -130,15 +159,29 @@ class Supervisor:
 
     def spawn_mutter(self) -> subprocess.Popen[bytes]:
         cmd = ["mutter", "--replace", "--sm-disable", "--x11"]
-        return subprocess.Popen(cmd, env=self.env(XDG_SESSION_TYPE="x11"), stderr=subprocess.DEVNULL)
+        return subprocess.Popen(cmd, env=self.desktop_env(XDG_SESSION_TYPE="x11"), stderr=subprocess.DEVNULL)
+
+    def spawn_bus(self) -> subprocess.Popen[bytes]:
+        address = os.environ["DBUS_SESSION_BUS_ADDRESS"]
+        cmd = ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={address}"]
+        return subprocess.Popen(cmd, env=self.env(), stderr=subprocess.DEVNULL)
+
+    def spawn_clipboard(self) -> subprocess.Popen[bytes]:
+        cmd = ["parcellite", "--no-icon"]
+        out = subprocess.DEVNULL
+        return subprocess.Popen(cmd, env=self.desktop_env(), stdout=out, stderr=out)
 
     def spawn_panel(self) -> subprocess.Popen[bytes]:
         cmd = ["tint2", "-c", PANEL_CONFIG]
-        return subprocess.Popen(cmd, env=self.env(), stderr=subprocess.DEVNULL)
+        return subprocess.Popen(cmd, env=self.desktop_env(), stderr=subprocess.DEVNULL)
 
     def start(self) -> None:
         clear_stale_lock(DISPLAY_NUM)
         make_socket_dir()
+        with contextlib.suppress(OSError):
+            seed_home()
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = session_bus_address()
+        self.launch(Child("dbus", self.spawn_bus))
         x_read, x_write = os.pipe()
         relay_read, relay_write = os.pipe()
         xvfb = subprocess.Popen(xvfb_command(self.width, self.height, x_write), pass_fds=(x_write,))
@@ -154,6 +197,7 @@ class Supervisor:
         os.close(relay_write)
         self.launch(Child("mutter", self.spawn_mutter))
         self.launch(Child("panel", self.spawn_panel))
+        self.launch(Child("clipboard", self.spawn_clipboard))
 
     def on_exit(self, pid: int, status: int) -> int | None:
         """Handle one reaped child; return an exit code when the whole desktop must stop."""

@@ -9,6 +9,7 @@ framework, and the scheduler stays free of extra dependencies).
     GET  /approvals                                             -> 200 {"approvals": [...]}
     POST /runs/<id>/approve | /deny  body: {"note", "by"} (opt.) -> 200 the decided request; 409
     GET  /healthz                                               -> 200 {"ok": true} (no auth)
+    GET  /metrics                                               -> 200 Prometheus text (runs, queue)
 
 With ``NIGHTSHIFT_API_TOKEN`` set, every route but /healthz wants ``Authorization: Bearer <token>``.
 Task files sent over HTTP may not name input ``files`` (the server must not read its own disk on a
@@ -28,10 +29,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import structlog
 from celery import Celery
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis import Redis, RedisError
 
 from core.catalog import catalog_for
 from core.errors import ApprovalError, EnqueueError, RunNotFound
+from core.metrics import FleetCollector
 from core.records import Records
 from core.settings import Settings
 from core.states import Decision, run_state
@@ -63,8 +66,10 @@ class NightshiftServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.settings = settings
         self.redis = redis
-        self.records = Records(redis)
+        self.records = Records(redis, settings.record_retention_s)
         self.celery = celery
+        self.metrics = CollectorRegistry()
+        self.metrics.register(FleetCollector(redis, settings))
 
     @property
     def url(self) -> str:
@@ -76,7 +81,19 @@ class Handler(BaseHTTPRequestHandler):
     server: NightshiftServer
 
     def do_GET(self) -> None:
+        if urlsplit(self.path).path.rstrip("/") == "/metrics" and self._authorized("/metrics"):
+            self._send_metrics()
+            return
         self._answer(self._get)
+
+    def _send_metrics(self) -> None:
+        """Prometheus text format (prometheus-client): runs by state and verdict, queue depth."""
+        payload = generate_latest(self.server.metrics)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def do_POST(self) -> None:
         self._answer(self._post)
@@ -207,7 +224,7 @@ def main() -> None:
 
     settings = load_settings()
     logs.configure(settings)
-    serve(settings, broker.connect_redis(settings), broker.make_celery(settings))
+    serve(settings, broker.connect_redis(settings, broker.CLIENT_OUTAGE_S), broker.make_celery(settings))
 
 
 if __name__ == "__main__":

@@ -19,15 +19,16 @@ from functools import cached_property
 import redis as redis_lib
 from celery import Celery
 
-from core import broker, logs
+from core import broker, events, logs
 from core.catalog import Catalog, catalog_for
 from core.errors import ApprovalError, EnqueueError, RunNotFound
+from core.events import EventType
 from core.records import CANCEL_REASON, CancelOutcome, Records, RunRecord
 from core.settings import Settings, load_settings
 from core.states import Decision, RunState, Verdict
 from scheduler import approvals, catalogview, junit, morning, present
 from scheduler.enqueue import Batch, enqueue_batch
-from scheduler.follow import follow
+from scheduler.follow import await_event, follow
 from scheduler.taskfile import Checks, LoadedTask, load_files
 from scheduler.yamlfile import InvalidFile
 
@@ -40,11 +41,11 @@ class Context:
 
     @cached_property
     def redis(self) -> redis_lib.Redis:
-        return broker.connect_redis(self.settings)
+        return broker.connect_redis(self.settings, broker.CLIENT_OUTAGE_S)
 
     @cached_property
     def records(self) -> Records:
-        return Records(self.redis)
+        return Records(self.redis, self.settings.record_retention_s)
 
     @cached_property
     def celery(self) -> Celery:
@@ -152,6 +153,23 @@ def cmd_junit(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
+def cmd_report(args: argparse.Namespace, ctx: Context) -> int:
+    """A worker renders the run's report.html again from its stored artifacts (workers hold the
+    store's credentials); this waits for its word on the run's event stream."""
+    ctx.records.get(args.run)  # an unknown run is a clear error before anything is sent
+    cursor = events.last_id(ctx.redis, args.run)
+    ctx.celery.send_task(broker.REPORT_TASK, args=[args.run], queue=ctx.settings.queue_name)
+    done = await_event(ctx.redis, args.run, EventType.REPORT_RENDERED, cursor, args.timeout)
+    if done is None:
+        err(f"{args.run}: no worker rendered the report within {args.timeout:.0f} s (is a worker running?)")
+        return FAILED
+    if done.get("error"):
+        err(f"{args.run}: the report could not be rendered: {done['error']}")
+        return FAILED
+    out(f"report: {done['url']}")
+    return OK
+
+
 def cmd_summary(args: argparse.Namespace, ctx: Context) -> int:
     since = time.time() - morning.span_s(args.since)
     out(morning.summary(ctx.records.since(since), since))
@@ -167,11 +185,15 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_list(args: argparse.Namespace, ctx: Context) -> int:
-    found = ctx.records.list(None if args.state is None else [RunState(args.state)], limit=args.limit)
+    """One page of runs, newest first; a full page names the command for the next one (stderr)."""
+    states = None if args.state is None else [RunState(args.state)]
+    found = ctx.records.list(states, limit=args.limit, before=args.before)
     if args.json:
         out(json.dumps([r.as_dict() for r in found], default=str))
     else:
         out(present.table(found))
+    if found and len(found) == args.limit:
+        err(f"next page: nightshift list --limit {args.limit} --before {found[-1].created_at!r}")
     return OK
 
 
@@ -249,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     junit_cmd = _add(sub, "junit", cmd_junit, "write a batch as JUnit XML")
     junit_cmd.add_argument("batch")
     junit_cmd.add_argument("out", metavar="OUT.xml")
+    report = _add(sub, "report", cmd_report, "render a run's report.html again from its stored artifacts")
+    report.add_argument("run")
+    report.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a worker")
     summary = _add(sub, "summary", cmd_summary, "runs by state and verdict, failures, cost, slowest")
     summary.add_argument("--since", default="12h", help="a time span: 30m, 12h, 2d (default 12h)")
     status = _add(sub, "status", cmd_status, "one run's state, or counts of all runs")
@@ -256,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = _add(sub, "list", cmd_list, "runs, newest first")
     listing.add_argument("--state", choices=[s.value for s in RunState])
     listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--before", type=float, help="runs created before this (epoch s)")
     listing.add_argument("--json", action="store_true")
     show = _add(sub, "show", cmd_show, "result, stop reason, usage, cost and artifacts of a run")
     show.add_argument("run")

@@ -78,7 +78,7 @@ def enqueue_batch(
         spec, moved_from = migrate_spec(loaded.spec, settings)
         origin = source or loaded.source
         Records(redis).create(run_id, spec, files=loaded.inputs, limits=limits, source=origin,
-                              batch_id=batch.batch_id)
+                              batch_id=batch.batch_id, queue=settings.queue_name)
         if moved_from is not None:
             _record_migration(redis, run_id, moved_from, spec.model or "")
         _send(run_id, spec, redis, celery_app, settings, batch.run_ids)
@@ -101,7 +101,7 @@ def _send(
     except Exception as exc:
         reason = f"could not send to the broker: {exc}"
         why: dict[str, Any] = {"stop_reason": StopReason.ENQUEUE_FAILED, "error": reason}
-        Records(redis).transition(run_id, RunState.FAILED, **why)
+        Records(redis, settings.record_retention_s).transition(run_id, RunState.FAILED, **why)
         log.error("run.enqueue_failed", run_id=run_id, error=str(exc))
         raise EnqueueError(reason, list(done), run_id) from exc
     log.info("run.enqueued", run_id=run_id, name=spec.name, priority=spec.priority)

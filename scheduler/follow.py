@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from redis import Redis
 
 from core import events
+from core.events import EventType
 from core.records import Records, RunRecord
 from scheduler.present import event_line
 
@@ -42,3 +44,16 @@ def _print(
     for event in found:
         cursors[event.run_id] = event.id
         emit(event_line(names[event.run_id], event))
+
+
+def await_event(
+    redis: Redis, run_id: str, kind: EventType, after: str, timeout_s: float
+) -> dict[str, Any] | None:
+    """The data of the run's first ``kind`` event after the cursor ``after``, or None on timeout."""
+    deadline, cursor = time.monotonic() + timeout_s, after
+    while time.monotonic() < deadline:
+        for event in events.follow(redis, {run_id: cursor}, block_ms=500):
+            cursor = event.id
+            if event.type == kind:
+                return event.data
+    return None

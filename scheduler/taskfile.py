@@ -23,6 +23,7 @@ from core.catalog import Catalog
 from core.models import TOOL_GROUPS
 from core.settings import Settings
 from core.spec import FileSpec, TaskSpec
+from scheduler import stepcheck
 from scheduler.modelcheck import ModelCheck
 from scheduler.yamlfile import Document, InvalidFile, Loc, Problem, parse
 
@@ -166,6 +167,13 @@ def _semantic_problems(doc: Document, loc: Loc, spec: TaskSpec, checks: Checks) 
         problems.append(doc.problem(("tools",), f"unknown tool group {spec.tools!r}; known: {known}", loc))
     if spec.output_schema is not None:
         problems += _schema_problems(doc, loc, spec.output_schema)
+    wall = stepcheck.wall_problem(spec, checks.settings)
+    if wall is not None:
+        problems.append(doc.problem(("budgets", "max_wall_s"), wall, loc))
+    for index, step in enumerate(spec.steps):
+        unknown = stepcheck.step_tool_problem(spec, step)
+        if unknown is not None:
+            problems.append(doc.problem(("steps", index, "name"), unknown, loc))
     if checks.check_secrets:
         for index, name in enumerate(spec.secrets):
             if name not in checks.environ:

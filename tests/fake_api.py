@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests import fake_rules
+from tests import fake_rules, fake_sse
 from tests.fake_checks import validate
 from tests.fake_models import MODELS, FakeModel, model_for, model_info, models_page
 from tests.fake_usage import Pricing, PromptCache, block_tokens, has_marker, output_tokens
@@ -78,6 +78,8 @@ class Reply:
     error_type: str = ""
     message: str = ""
     raw_body: bytes | None = None
+    stop_details: dict[str, Any] | None = None  # a refusal's details (type, category, explanation)
+    stream_error: str | None = None  # streamed: fail after the 200 with an ``error`` event of this type
 
 
 def reply(
@@ -174,6 +176,8 @@ class FakeAnthropicAPI:
         recorded.response = self._message(recorded.body, answer)
         headers = {"content-type": "application/json", "request-id": f"req_{next(_ids):06d}"}
         headers.update(answer.headers)  # rate-limit headers on a success
+        if recorded.body.get("stream"):
+            return 200, {**headers, "content-type": "text/event-stream"}, _streamed(recorded.response, answer)
         return 200, headers, json.dumps(recorded.response).encode()
 
     def _refusal(self, recorded: Recorded) -> Reply | None:
@@ -205,9 +209,16 @@ class FakeAnthropicAPI:
             "content": content,
             "stop_reason": answer.stop_reason,
             "stop_sequence": None,
+            **({"stop_details": answer.stop_details} if answer.stop_details else {}),
             "usage": usage,
             **extra,
         }
+
+
+def _streamed(message: dict[str, Any], answer: Reply) -> bytes:
+    if answer.stream_error:
+        return fake_sse.error_events(message, answer.stream_error, "Overloaded")
+    return fake_sse.message_events(message)
 
 
 def _pricing(model: FakeModel | None) -> Pricing:
@@ -277,8 +288,6 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._send(*_error_response(error(400, "fake API: body is not JSON")))
         recorded = Recorded(parts.path, parse_qs(parts.query), headers, body)
-        if body.get("stream"):
-            return self._send(*_error_response(error(400, "fake API: streaming is not supported")))
         self._send(*self.api.serve(recorded))
 
     def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:

@@ -69,7 +69,7 @@ def _toolset_images(body: dict[str, Any], betas: list[str], model: FakeModel) ->
     """§10.4: the toolset rejects oversized screenshots (2576 px, 4,784 tiles); it does not downscale."""
     if not any(t.get("type") == TOOLSET for t in body.get("tools") or []):
         return None
-    for block in _blocks(body.get("messages")):
+    for block in all_blocks(body.get("messages")):
         if block.get("type") == "image":
             width, height = image_size(block)
             if max(width, height) > HIRES_EDGE or tiles(width, height) > HIRES_TILES:
@@ -81,11 +81,12 @@ def tiles(width: int, height: int) -> int:
     return math.ceil(width / TILE) * math.ceil(height / TILE)
 
 
-def _blocks(node: Any) -> list[dict[str, Any]]:
+def all_blocks(node: Any) -> list[dict[str, Any]]:
+    """Every dict nested anywhere in ``node`` (content blocks and what they hold)."""
     if isinstance(node, list):
-        return [b for item in node for b in _blocks(item)]
+        return [b for item in node for b in all_blocks(item)]
     if isinstance(node, dict):
-        return [node] + [b for v in node.values() for b in _blocks(v)]
+        return [node] + [b for v in node.values() for b in all_blocks(v)]
     return []
 
 

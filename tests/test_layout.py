@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "scheduler", "workers", "sandbox_image")
+PACKAGES = ("core", "scheduler", "workers", "sandbox_image", "egress_image")
 MAX_LINES = 400
 
 # package -> packages of ours it must never import
@@ -17,6 +17,7 @@ FORBIDDEN = {
     "core": {"scheduler", "workers"},
     "scheduler": {"workers"},
     "sandbox_image": {"core", "scheduler", "workers"},
+    "egress_image": {"core", "scheduler", "workers", "sandbox_image"},
 }
 
 

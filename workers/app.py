@@ -91,10 +91,12 @@ def _start_reaper_with_worker(settings: Settings, app: Celery) -> None:
 
     def on_ready(**_: object) -> None:
         from workers.fleet.reaper import ContainerReaper
+        from workers.metrics import serve_metrics
         from workers.runtime import Runtime
 
         reaper = ContainerReaper(Runtime.build(settings), settings.reaper_interval_s, app)
         reaper.start()
+        serve_metrics(settings)
         worker_shutdown.connect(lambda **__: reaper.stop(), weak=False)
 
     worker_ready.connect(on_ready, weak=False)

@@ -11,10 +11,10 @@ from typing import Any
 import structlog
 
 from core.errors import SandboxError, SandboxGoneError
+from core.redact import Redactor
 from core.settings import Settings
 from core.spec import CheckSpec
 from core.states import Verdict
-from workers.artifacts.transcript import Redactor
 from workers.sandbox.sandbox import Sandbox
 
 MIN_TIMEOUT_S = 1.0

@@ -70,6 +70,10 @@ class Hooks:
         """When the run asks a human (``kind: requested``) and when the decision arrives
         (``kind: decided``: decision, by, at, note)."""
 
+    def on_setup_step(self, report: dict[str, Any]) -> None:
+        """After each setup step before the agent: number, kind, step, ok, exit status, duration,
+        output (workers/setup.py)."""
+
     def cancel_requested(self) -> str | None:
         """Checked before every step: a non-empty reason stops the run as ``cancelled``."""
         return None
@@ -117,6 +121,10 @@ class HookChain(Hooks):
     def on_approval(self, step: int, event: dict[str, Any]) -> None:
         for hook in self.hooks:
             _guarded(hook.on_approval, step, event)
+
+    def on_setup_step(self, report: dict[str, Any]) -> None:
+        for hook in self.hooks:
+            _guarded(hook.on_setup_step, report)
 
     def confirm(self, step: int, tool_use: dict[str, Any]) -> bool:
         """Every hook must approve (the first refusal wins); a failing hook is not skipped but

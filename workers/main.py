@@ -6,9 +6,13 @@ it. Library modules stay free of import-time side effects.
 
 from __future__ import annotations
 
-from core import logs
-from core.settings import load_settings
-from workers.app import create_app
+from workers.metrics_env import prepare_multiprocess_metrics
+
+prepare_multiprocess_metrics()  # before anything imports prometheus-client
+
+from core import logs  # noqa: E402
+from core.settings import load_settings  # noqa: E402
+from workers.app import create_app  # noqa: E402
 
 settings = load_settings()
 logs.configure(settings)

@@ -1,13 +1,16 @@
 """A run paused for a human's approval holds no worker: pause it, and resume it on any worker of
 the machine its sandbox lives on.
 
-Pausing: the current screen is stored for the approver, the agent's state, the transcript's and
-the artifacts' state go to Redis (``keys.run_paused``), the executor channel is closed and the
-container frozen (``docker pause``: no CPU, memory kept), the run moves to ``needs_approval`` and
-the request is opened on the machine's queue (``core.broker.host_queue``); the Celery task ends.
+Pausing: the current screen is stored for the approver, the agent's state (redacted like every
+other byte that leaves the worker), the transcript's and the artifacts' state go to Redis
+(``keys.run_paused``), the worker lets the sandbox go (``Sandbox.release``: it stops listening on
+the executor's socket, whose executor keeps redialling) and the container is frozen (``docker
+pause``: no CPU, memory kept), the run moves to ``needs_approval`` and the request is opened on the
+machine's queue (``core.broker.host_queue``); the Celery task ends.
 
-Resuming (a decision or the deadline re-sent the run there): the container is unpaused, the
-executor reconnected, the states restored, and the pending call answered with the decision.
+Resuming (a decision or the deadline re-sent the run there): the container is unpaused and taken
+over (``SandboxLauncher.attach`` listens afresh at its socket; the executor's next dial finds it),
+the states restored, and the pending call answered with the decision.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import docker.errors
@@ -29,13 +31,18 @@ from core.approvals import ApprovalRequest, Approvals
 from core.broker import host_queue
 from core.errors import ApprovalError
 from core.models import TOOLSET_TYPE, ToolGroup
+from core.records import Records
+from core.redact import Redactor
 from core.spec import TaskSpec
 from core.states import Decision, RunState, StopReason
 from workers.agent.approval import AwaitApproval, Resumption, Ruling
 from workers.artifacts.attempt import RunArtifacts
 from workers.artifacts.transcript import TranscriptHook
+from workers.carryover import Spent
 from workers.hooks import Hooks
+from workers.outcome import RunResult
 from workers.runtime import Runtime
+from workers.sandbox.egress import Admission
 from workers.sandbox.sandbox import Sandbox
 
 log = structlog.get_logger("nightshift.pause")
@@ -61,6 +68,10 @@ class PauseContext:
     artifacts: RunArtifacts
     transcript: TranscriptHook
     hooks: Hooks
+    redactor: Redactor
+    records: Records  # redacted
+    spent: Spent  # earlier attempts': the resumed attempt's budgets start from the same
+    admission: Admission | None  # an allowlisted sandbox keeps its rules at the proxy while paused
 
 
 def pause(ctx: PauseContext, sandbox: Sandbox, group: ToolGroup, request: AwaitApproval) -> Paused:
@@ -73,11 +84,12 @@ def pause(ctx: PauseContext, sandbox: Sandbox, group: ToolGroup, request: AwaitA
                                          "screenshot": screenshot})
     state = {"agent": {**request.state, "tool_use": request.tool_use}, "paused_at": now,
              "artifacts": ctx.artifacts.snapshot(), "transcript": ctx.transcript.snapshot(),
-             "image_tier": sandbox.image_tier}
-    rt.redis.set(keys.run_paused(ctx.run_id), json.dumps(state, separators=(",", ":")))
-    sandbox.channel.close()
+             "image_tier": sandbox.image_tier, "spent": list(ctx.spent),
+             "admission": asdict(ctx.admission) if ctx.admission else None}
+    rt.redis.set(keys.run_paused(ctx.run_id), json.dumps(ctx.redactor.deep(state), separators=(",", ":")))
+    sandbox.release()
     frozen = freeze(sandbox.container)
-    rt.records.transition(ctx.run_id, RunState.NEEDS_APPROVAL, ctx.attempt, expect=(RunState.RUNNING,))
+    ctx.records.transition(ctx.run_id, RunState.NEEDS_APPROVAL, ctx.attempt, expect=(RunState.RUNNING,))
     open_request(ctx, sandbox, request, deadline, screenshot)
     return Paused(ctx.run_id, deadline, frozen)
 
@@ -100,7 +112,8 @@ def open_request(ctx: PauseContext, sandbox: Sandbox, request: AwaitApproval, de
                  screenshot: str | None) -> None:
     rt = ctx.rt
     approval = ApprovalRequest(
-        run_id=ctx.run_id, name=ctx.spec.name, what=request.asked.what, why=request.asked.why,
+        run_id=ctx.run_id, name=ctx.spec.name, what=ctx.redactor.text(request.asked.what),
+        why=ctx.redactor.text(request.asked.why),
         step=request.step, tool_use_id=str(request.tool_use.get("id")), requested_at=time.time(),
         deadline=deadline, host=rt.hostname, queue=host_queue(rt.settings, rt.hostname),
         container_id=sandbox.container_id, max_wall_s=ctx.spec.budgets.max_wall_s,
@@ -166,6 +179,16 @@ class Resume:
         ruling = Ruling(decision, self.request.decided_by or "", self.request.note)
         return Resumption(agent, ruling.output(), elapsed)
 
+    def ended(self) -> RunResult | None:
+        """How a run nobody decided for ends: cancelled, or failed at the deadline (None: it goes on)."""
+        if not self.ends:
+            return None
+        steps = int(self.request.step)
+        if self.request.decision == Decision.CANCELLED:
+            return RunResult(RunState.CANCELLED, StopReason.CANCELLED_BY_REQUEST, steps=steps)
+        error = f"no decision by the approval deadline ({self.request.what})"
+        return RunResult(RunState.FAILED, StopReason.APPROVAL_TIMED_OUT, error=error, steps=steps)
+
     def decided_event(self) -> dict[str, Any]:
         r = self.request
         return {"kind": "decided", "decision": r.decision, "by": r.decided_by, "at": r.decided_at,
@@ -181,23 +204,27 @@ def load(rt: Runtime, run_id: str) -> Resume | None:
     return Resume(request, json.loads(raw))
 
 
-def restore(resume: Resume, artifacts: RunArtifacts, transcript: TranscriptHook) -> None:
-    artifacts.restore(resume.state["artifacts"])
-    transcript.restore(resume.state["transcript"])
+def spent_before(resume: Resume) -> Spent:
+    """What the attempts before the paused one spent (the paused one's own is in its agent state)."""
+    usage, cost = resume.state.get("spent") or ({}, 0.0)
+    return dict(usage), float(cost)
+
+
+def admission(resume: Resume) -> Admission | None:
+    held = resume.state.get("admission")
+    return Admission(**held) if held else None
 
 
 def reattach(rt: Runtime, resume: Resume) -> Sandbox:
-    """Unpause the run's container and reconnect to its executor; ApprovalError (not retried: the
-    run's state lived in that container) if it is gone."""
+    """Unpause the run's container and take it over (its executor redials the fresh socket);
+    ApprovalError (not retried: the run's state lived in that container) if it is gone."""
     try:
         container = rt.docker.containers.get(resume.request.container_id)
         if container.status == "paused":
             container.unpause()
     except docker.errors.NotFound as exc:
         raise ApprovalError(f"{StopReason.APPROVAL_LOST} ({resume.request.container_id[:12]})") from exc
-    socket_dir = Path(rt.settings.sandbox_socket_dir) / str(container.name)
-    sandbox = Sandbox(container, socket_dir, rt.settings)
-    sandbox.connect(time.monotonic() + rt.settings.sandbox_start_timeout_s)
+    sandbox = rt.launcher.attach(container)
     tier = resume.state.get("image_tier")
     if tier:
         sandbox.use_image_tier(tier)

@@ -17,6 +17,7 @@ from core.settings import Settings
 from workers.agent.model_client import AnthropicClient, build_client
 from workers.artifacts.build import build_store
 from workers.artifacts.store import ArtifactStore
+from workers.sandbox.egress import EgressProxy
 from workers.sandbox.launcher import SandboxLauncher
 
 
@@ -27,6 +28,7 @@ class Runtime:
     records: Records
     docker: docker.DockerClient
     launcher: SandboxLauncher
+    egress: EgressProxy
     store: ArtifactStore
     hostname: str
     _model_client: AnthropicClient | None = None
@@ -39,9 +41,10 @@ class Runtime:
         return cls(
             settings=settings,
             redis=client,
-            records=Records(client),
+            records=Records(client, settings.record_retention_s),
             docker=docker_client,
             launcher=SandboxLauncher(docker_client, settings),
+            egress=EgressProxy(docker_client, settings),
             store=build_store(settings),
             hostname=socket.gethostname(),
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Celery, Task
 
-from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK
+from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK, REPORT_TASK
 from core.settings import Settings
 from workers.runtime import Runtime
 
@@ -23,18 +23,26 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
     @app.task(name="nightshift.run", base=RuntimeTask, bind=True)
     def run(self: RuntimeTask, run_id: str) -> dict[str, Any]:
-        from workers.runner import RetryRun, execute_run
+        from workers.runner import LeaseBusy, RetryRun, execute_run
 
         try:
             return execute_run(run_id, self.runtime)
         except RetryRun as exc:  # Celery's own retry: a new message, this one is acked
             raise self.retry(exc=exc.cause, countdown=exc.countdown_s, max_retries=None) from exc
+        except LeaseBusy as exc:  # a dead holder's lease expires: then this delivery resumes the run
+            raise self.retry(exc=exc, countdown=exc.countdown_s, max_retries=None) from exc
 
     @app.task(name="nightshift.reap", base=RuntimeTask, bind=True, ignore_result=True)
     def reap(self: RuntimeTask) -> dict[str, int]:
         from workers.fleet.reaper import reap_once
 
         return reap_once(self.runtime, app)
+
+    @app.task(name=REPORT_TASK, base=RuntimeTask, bind=True, ignore_result=True)
+    def report(self: RuntimeTask, run_id: str) -> None:
+        from workers.artifacts.rerender import rerender_run
+
+        rerender_run(self.runtime.records, self.runtime.store, run_id)
 
     @app.task(name=REFRESH_MODELS_TASK, base=RuntimeTask, bind=True, ignore_result=True)
     def refresh_models(self: RuntimeTask) -> int | None:

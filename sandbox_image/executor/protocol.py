@@ -50,6 +50,8 @@ _HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 SOCKET_NAME = "executor.sock"
 SOCKET_DIR_IN_SANDBOX = "/run/nightshift"
+SOCKET_IN_SANDBOX = f"{SOCKET_DIR_IN_SANDBOX}/{SOCKET_NAME}"
+DIAL_ENV = "NIGHTSHIFT_EXECUTOR_DIAL"  # set: the executor connects to the worker's socket at this path
 
 
 class Op(StrEnum):

@@ -1,5 +1,11 @@
 """The executor's server: one unix socket, one connection at a time, framed JSON (protocol.py).
 
+Two ways to get that connection. Dialling (``NIGHTSHIFT_EXECUTOR_DIAL`` names the socket): the
+worker listens on a socket of its own, bind-mounted read-only into the sandbox as one file, and the
+executor connects to it, again after every dropped connection; nothing in the sandbox can write to
+the host or swap the socket the worker uses. Listening (the variable unset, as before): the
+executor binds ``/run/nightshift/executor.sock`` itself, for workers of earlier versions.
+
 Tool instances (computer, bash, editor) are created on first use and live as long as the process,
 so shell sessions and editor history persist across reconnects. Every failure becomes an error
 reply; the server only exits on ``shutdown`` (or a signal).
@@ -237,12 +243,15 @@ class Executor:
 
 
 class Server:
-    """Listens on the unix socket; serves one connection at a time and accepts reconnects."""
+    """Serves one connection at a time, and the next one after it drops: accepted on a socket of
+    its own (listening), or made to the worker's socket (``dial=True``)."""
 
-    def __init__(self, path: str, executor: Executor) -> None:
+    DIAL_BACKOFF_S = (0.005, 0.01, 0.02, 0.05, 0.1)
+
+    def __init__(self, path: str, executor: Executor, *, dial: bool = False) -> None:
         self.path = path
         self.executor = executor
-        self.listener = self._listen(path)
+        self.listener = None if dial else self._listen(path)
 
     @staticmethod
     def _listen(path: str) -> socket.socket:
@@ -255,7 +264,7 @@ class Server:
 
     def serve_forever(self) -> None:
         while True:
-            conn, _ = self.listener.accept()
+            conn = self._next_connection()
             with conn:
                 try:
                     self.serve_connection(conn)
@@ -263,6 +272,20 @@ class Server:
                     return
                 except (protocol.ProtocolError, OSError) as exc:
                     print(f"executor: connection dropped: {exc}", file=sys.stderr)
+
+    def _next_connection(self) -> socket.socket:
+        if self.listener is not None:
+            return self.listener.accept()[0]
+        attempt = 0
+        while True:  # the worker's socket: dial until it answers (it may be between connections)
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(self.path)
+                return conn
+            except OSError:
+                conn.close()
+                time.sleep(self.DIAL_BACKOFF_S[min(attempt, len(self.DIAL_BACKOFF_S) - 1)])
+                attempt += 1
 
     def serve_connection(self, conn: socket.socket) -> None:
         while True:
@@ -290,14 +313,19 @@ class Server:
         protocol.send_json(conn, streamed.trailer())
 
     def close(self) -> None:
-        self.listener.close()
-        Path(self.path).unlink(missing_ok=True)
+        if self.listener is not None:  # a dialled socket is the worker's to remove
+            self.listener.close()
+            Path(self.path).unlink(missing_ok=True)
 
 
 def main() -> None:
     socket_dir = os.environ.get("NIGHTSHIFT_SOCKET_DIR", protocol.SOCKET_DIR_IN_SANDBOX)
+    dial = os.environ.get(protocol.DIAL_ENV)
     executor = Executor()
-    server = Server(os.path.join(socket_dir, protocol.SOCKET_NAME), executor)
+    if dial:
+        server = Server(dial, executor, dial=True)
+    else:
+        server = Server(os.path.join(socket_dir, protocol.SOCKET_NAME), executor)
     threading.Thread(target=executor.warm_up, name="warm-up", daemon=True).start()
     try:
         server.serve_forever()

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
+from core.broker import connect_redis
 from core.records import Records
+from core.settings import Settings
 from tests.conftest import ROOT, RedisServer
 
 VENV_BIN = Path(sys.executable).parent
@@ -32,6 +33,8 @@ class Fleet:
         self.queue = f"q-{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
+            # this checkout's code, also for console scripts (an editable install may point elsewhere)
+            "PYTHONPATH": str(ROOT),
             "NIGHTSHIFT_REDIS_URL": redis_server.url,
             "NIGHTSHIFT_QUEUE_NAME": self.queue,
             "NIGHTSHIFT_ARTIFACTS_DIR": str(tmp / "artifacts"),
@@ -40,12 +43,14 @@ class Fleet:
             "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsf-", dir="/tmp"),
             "NIGHTSHIFT_LEASE_TTL_S": "6",
             "NIGHTSHIFT_REAPER_INTERVAL_S": "2",
+            "NIGHTSHIFT_REAPER_RESTART_GRACE_S": "8",  # > the lease TTL: heartbeats retake leases first
             "NIGHTSHIFT_WORKER_CONCURRENCY": "2",
             "NIGHTSHIFT_LOG_LEVEL": "INFO",
             **settings,
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.client = redis.Redis.from_url(redis_server.url)
+        # the observer rides out a Redis restart as the fleet's own clients do
+        self.client = connect_redis(Settings(redis_url=redis_server.url))
         self.client.flushdb()  # every fleet starts on a clean database (the server is session-wide)
         self.records = Records(self.client)
 

@@ -29,7 +29,8 @@ from workers.outcome import RunResult
 from workers.toolio import ToolOutput
 
 MODEL = "claude-sonnet-4-6"
-FAST = LoopOptions(backoff=Backoff(base_s=0.001, max_s=0.01, max_attempts=4))
+# streamed, as the workers read responses (settings.api_stream)
+FAST = LoopOptions(backoff=Backoff(base_s=0.001, max_s=0.01, max_attempts=4), stream=True)
 
 
 def png(size: tuple[int, int] = (1024, 768), shade: int = 0) -> bytes:

@@ -4,11 +4,11 @@ tool input nested deeper than JSON encoders go answered as a tool error."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 
 from tests.fake_api import FakeAnthropicAPI, Reply, error, reply, text, tool_use
 from tests.fake_usage import strip_markers
-from tests.loop.conftest import FakeClock, FakeSandbox, RecordingHooks, Runner
+from tests.loop.conftest import FAST, FakeClock, FakeSandbox, RecordingHooks, Runner
 from workers.agent.loop import CONTINUE_NUDGE
 from workers.agent.toolgate import TOO_DEEP
 from workers.agent.toolrun import CUT_OFF
@@ -66,15 +66,7 @@ def test_a_parallel_turn_cut_inside_its_last_call_answers_that_one_as_an_error(
 
 def test_a_refusal_keeps_its_stop_details(api: FakeAnthropicAPI, run: Runner, hooks: RecordingHooks) -> None:
     details = {"type": "refusal", "category": "cyber", "explanation": "This request may enable harm."}
-    api.enqueue(reply(text("I can't help"), stop_reason="refusal"))
-    original = api.serve
-
-    def serve(recorded):  # type: ignore[no-untyped-def]
-        status, headers, payload = original(recorded)
-        body = json.loads(payload)
-        return status, headers, json.dumps({**body, "stop_details": details}).encode()
-
-    api.serve = serve  # type: ignore[method-assign]
+    api.enqueue(Reply(content=[text("I can't help")], stop_reason="refusal", stop_details=details))
     result = run()
     assert (result.state, result.stop_reason) == ("failed", "refusal")
     assert result.result == {"stop_details": details}
@@ -84,6 +76,10 @@ def test_a_refusal_keeps_its_stop_details(api: FakeAnthropicAPI, run: Runner, ho
 
 def deep(levels: int) -> str:
     return '{"a":' * levels + "1" + "}" * levels
+
+
+# A body too deep for the fake to re-encode as events: these two read the response whole.
+WHOLE = replace(FAST, stream=False)
 
 
 def raw_reply(tool_input_json: str, tool_id: str = "toolu_deep") -> Reply:
@@ -100,7 +96,7 @@ def test_a_deeply_nested_input_is_a_tool_error(
     api: FakeAnthropicAPI, run: Runner, sandbox: FakeSandbox
 ) -> None:
     api.enqueue(raw_reply(deep(900)), reply(text("done")))
-    result = run()
+    result = run(options=WHOLE)
     assert result.state == "succeeded", result.error
     assert sandbox.calls == []
     (answer,) = strip_markers(api.requests[1].messages[-1]["content"])
@@ -110,5 +106,5 @@ def test_a_deeply_nested_input_is_a_tool_error(
 
 def test_a_response_too_deep_to_decode_is_retried(api: FakeAnthropicAPI, run: Runner) -> None:
     api.enqueue(raw_reply(deep(1100)), reply(text("done")))
-    result = run()
+    result = run(options=WHOLE)
     assert result.state == "succeeded" and len(api.requests) == 2

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, reply, text, tool_use
+from tests.fake_rules import all_blocks
 from tests.fake_usage import strip_markers
 from tests.loop.conftest import Runner
 
@@ -75,7 +76,7 @@ def test_binding_models_get_an_append_only_history_and_server_side_clearing(
     for earlier, later in itertools.pairwise(sent):
         assert later[: len(earlier)] == earlier  # no earlier turn was edited
     last = api.requests[-1]
-    assert sum(1 for b in _blocks(last.body["messages"]) if b.get("type") == "image") == STEPS - 1
+    assert sum(1 for b in all_blocks(last.body["messages"]) if b.get("type") == "image") == STEPS - 1
     thinking = [b for m in last.body["messages"] if m["role"] == "assistant" for b in m["content"]
                 if b["type"] == "thinking"]  # fmt: skip
     assert len(thinking) == STEPS - 1  # every signed block went back, and the fake accepted it
@@ -88,13 +89,6 @@ def test_older_models_keep_client_side_pruning(api: FakeAnthropicAPI, run: Runne
     api.responder = clicker(toolset=False)
     assert run(model="claude-sonnet-4-6").state == "succeeded"
     last = api.requests[-1]
-    assert sum(1 for b in _blocks(last.body["messages"]) if b.get("type") == "image") == 1
+    assert sum(1 for b in all_blocks(last.body["messages"]) if b.get("type") == "image") == 1
     assert "context_management" not in last.body and last.betas == ["computer-use-2025-11-24"]
 
-
-def _blocks(node: Any) -> list[dict[str, Any]]:
-    if isinstance(node, list):
-        return [b for item in node for b in _blocks(item)]
-    if isinstance(node, dict):
-        return [node] + [b for v in node.values() for b in _blocks(v)]
-    return []

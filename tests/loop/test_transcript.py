@@ -11,9 +11,12 @@ import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
+from core.redact import REDACTED, Redactor
 from tests.fake_api import FakeAnthropicAPI, Recorded, Reply, error, reply, text, tool_use
 from tests.loop.conftest import DirSink, FakeSandbox, Runner
-from workers.artifacts.transcript import REDACTED, TranscriptHook
+from workers.artifacts.attempt import RunArtifacts
+from workers.artifacts.store import LocalStore
+from workers.artifacts.transcript import TranscriptHook
 from workers.hooks import HookChain
 from workers.toolio import ToolOutput
 
@@ -33,7 +36,7 @@ def script_three_screenshots(api: FakeAnthropicAPI) -> None:
 
 def test_events_screenshots_and_no_base64(api: FakeAnthropicAPI, run: Runner, sink: DirSink) -> None:
     script_three_screenshots(api)
-    hook = TranscriptHook(sink, secrets=[SECRET])
+    hook = TranscriptHook(sink)
     assert run(hooks=hook).state == "succeeded"
     events = sink.events()
     kinds = [e["event"] for e in events]
@@ -59,12 +62,14 @@ def test_request_events_hold_only_what_is_new(api: FakeAnthropicAPI, run: Runner
     assert image == {"type": "image", "file": "screenshots/0001.png"}
 
 
-def test_secrets_are_redacted_everywhere(api: FakeAnthropicAPI, run: Runner, sink: DirSink) -> None:
+def test_secrets_are_redacted_everywhere(api: FakeAnthropicAPI, run: Runner, tmp_path: Path) -> None:
+    """The transcript written through the run's artifacts (the one redaction boundary)."""
     sandbox = FakeSandbox()
     sandbox.script.append(ToolOutput(text=f"password is {SECRET}"))
     api.enqueue(reply(tool_use("bash", {"command": f"echo {SECRET}"})), reply(text(f"It is {SECRET}")))
-    run(hooks=TranscriptHook(sink, secrets=[SECRET, ""]), sandbox=sandbox, prompt=f"Log in with {SECRET}")
-    raw = (sink.root / "transcript.jsonl").read_text()
+    artifacts = RunArtifacts(LocalStore(tmp_path), "run/", redactor=Redactor([SECRET, ""]))
+    run(hooks=TranscriptHook(artifacts), sandbox=sandbox, prompt=f"Log in with {SECRET}")
+    raw = (tmp_path / "run" / "transcript.jsonl").read_text()
     assert SECRET not in raw
     assert raw.count(REDACTED) >= 4
 

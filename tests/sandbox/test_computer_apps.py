@@ -7,6 +7,7 @@ computer tool, and reads the file back with the bash tool.
 from __future__ import annotations
 
 import shlex
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,15 +48,27 @@ print(-origin.x, -origin.y, g.width, g.height)
 """
 
 
+def window_box(desk: Desk, title: str, timeout_s: float = 30.0) -> tuple[int, int, int, int]:
+    """The titled window's box, polled: under load a window found by xdotool can still be
+    reparented under the probe (BadWindow), so a failed look is simply taken again."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        wid = desk.sh(f"xdotool search --onlyvisible --name {title} 2>/dev/null | head -1; true").strip()
+        probe = desk.sh(f"python3 -c {shlex.quote(WINDOW_BOX.format(wid=wid or 0))} 2>/dev/null; true")
+        values = probe.split()
+        if wid.isdigit() and len(values) == 4 and all(v.lstrip("-").isdigit() for v in values):
+            x, y, width, height = (int(v) for v in values)
+            return x, y, width, height
+        assert time.monotonic() < deadline, f"no window titled {title} appeared"
+        time.sleep(0.2)
+
+
 def open_xterm(desk: Desk, script: str) -> Term:
     title = f"t{uuid.uuid4().hex[:8]}"
     pidfile = f"/tmp/{title}.pid"
     inner = f"echo $$ > {pidfile}; exec xterm -T {title} -geometry 60x15+40+40 -e sh -c {shlex.quote(script)}"
     desk.launch(f"sh -c {shlex.quote(inner)}")
-    wid = desk.sh(f"xdotool search --sync --onlyvisible --name {title} | head -1").strip()
-    x, y, width, height = (
-        int(v) for v in desk.sh(f"python3 -c {shlex.quote(WINDOW_BOX.format(wid=wid))}").split()
-    )
+    x, y, width, height = window_box(desk, title)
     term = Term(title, x, y, width, height, int(desk.read(pidfile)))
     desk.ok("left_click", coordinate=term.centre)  # focus it
     return term

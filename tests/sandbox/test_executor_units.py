@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
@@ -13,7 +14,7 @@ from sandbox_image.executor.capture import fit_within, png_bytes
 from sandbox_image.executor.keys import char_keysym, name_keysym, parse_chords, split_chord
 from sandbox_image.executor.result import ToolError
 from sandbox_image.executor.scaling import Scaler, api_size_for
-from sandbox_image.start import wait_for_display
+from sandbox_image.start import seed_home, wait_for_display
 
 
 @pytest.mark.parametrize(
@@ -128,3 +129,17 @@ def test_display_readiness_needs_the_whole_line() -> None:
     assert wait_for_display(read_end, 1.0)
     os.close(read_end)
     os.close(write_end)
+
+
+def test_the_seed_is_copied_into_the_home_without_overwriting_what_is_there(tmp_path: Path) -> None:
+    seed, home = tmp_path / "seed", tmp_path / "home"
+    (seed / ".config" / "app").mkdir(parents=True)
+    (seed / ".config" / "app" / "settings").write_text("seeded")
+    (seed / ".config" / "kept").write_text("seeded")
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "kept").write_text("the user's")
+
+    assert seed_home(seed, home) == 1
+    assert (home / ".config" / "app" / "settings").read_text() == "seeded"
+    assert (home / ".config" / "kept").read_text() == "the user's"
+    assert seed_home(tmp_path / "no-seed", home) == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -115,15 +114,16 @@ def test_a_slow_reply_is_a_timeout_and_the_channel_recovers(
 
 @pytest.mark.docker
 def test_garbage_on_the_channel_does_not_kill_the_executor(desk: Desk) -> None:
-    path = str(desk.sandbox.socket_dir / protocol.SOCKET_NAME)
-    desk.sandbox.channel.close()  # one connection at a time: step aside (the next call reconnects)
-    with socket.socket(socket.AF_UNIX) as raw:
+    channel = desk.sandbox.channel
+    channel.close()  # one connection at a time: step aside (the next call takes the next one)
+    channel.listener.settimeout(10)
+    raw, _ = channel.listener.accept()  # the executor dials the worker's socket again
+    with raw:
         raw.settimeout(10)
-        raw.connect(path)
         protocol.send_frame(raw, b"{not json")
-    with socket.socket(socket.AF_UNIX) as raw:
+    raw, _ = channel.listener.accept()  # ...and again after the garbage dropped the connection
+    with raw:
         raw.settimeout(10)
-        raw.connect(path)
         protocol.send_json(raw, {"id": "x", "op": "dance"})
         reply = protocol.recv_json(raw)
         assert reply["is_error"] and reply["text"] == "unknown op: 'dance'"

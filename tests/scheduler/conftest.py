@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+import structlog
 
 from core import broker
 from core.settings import Settings
+from scheduler.cli import main
 from scheduler.taskfile import Checks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,3 +66,19 @@ def queued_messages(redis: redis_lib.Redis, settings: Settings) -> list[QueuedMe
 def write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The ``nightshift`` command run in-process sees this test's Redis and queue."""
+    monkeypatch.setenv("NIGHTSHIFT_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("NIGHTSHIFT_QUEUE_NAME", settings.queue_name)
+    yield
+    structlog.reset_defaults()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``nightshift ARGV`` in-process: exit code, stdout, stderr."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

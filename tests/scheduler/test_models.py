@@ -5,36 +5,22 @@ every schedule, and ``nightshift models``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis as redis_lib
-import structlog
 
 from core import events
 from core.catalog import Catalog
 from core.records import Records
 from core.settings import Settings
-from scheduler.cli import main
 from scheduler.cron import check_schedules
-from tests.scheduler.conftest import write
+from tests.scheduler.conftest import cli, write
 
 TASK = "name: q\nprompt: hi\nmodel: {model}\n"
 
 
-@pytest.fixture(autouse=True)
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NIGHTSHIFT_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("NIGHTSHIFT_QUEUE_NAME", settings.queue_name)
-    yield
-    structlog.reset_defaults()
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def test_a_retired_model_is_refused_at_validate_naming_its_replacement(

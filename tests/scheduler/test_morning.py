@@ -9,20 +9,17 @@ import json
 import threading
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_lib
-import structlog
 import xmlschema
 
 from core.records import Records
 from core.settings import Settings
 from scheduler.api import make_server
-from scheduler.cli import main
-from tests.scheduler.conftest import write
+from tests.scheduler.conftest import cli, write
 
 XSD = Path(__file__).resolve().parents[1] / "junit.xsd"
 FOUR = "tasks:\n" + "".join(
@@ -33,18 +30,7 @@ FAILED_CHECK = {"name": "total", "run": "python3 check.py", "passed": False, "ex
                 "duration_s": 0.2, "output": "expected 42, got 41 \x1b[31m<&>\x1b[0m"}
 
 
-@pytest.fixture(autouse=True)
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("NIGHTSHIFT_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("NIGHTSHIFT_QUEUE_NAME", settings.queue_name)
-    yield
-    structlog.reset_defaults()
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def finish(records: Records, run_id: str, state: str, **fields: Any) -> None:

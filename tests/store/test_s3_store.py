@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 
@@ -99,7 +100,11 @@ def test_build_store_puts_s3_behind_the_spool(ceph: CephS3, tmp_path: object) ->
     store = build_store(settings)
     try:
         assert isinstance(store, SpoolingStore) and isinstance(store.inner, S3Store)
+        assert store.write_behind  # a run never waits on S3: the flusher uploads in the background
         store.put("runs/b/attempt-1/result.json", b"{}", "application/json")
+        deadline = time.monotonic() + 60
+        while store.pending() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert store.inner.get("runs/b/attempt-1/result.json") == b"{}"
     finally:
         store.close()

@@ -203,3 +203,52 @@ def test_artifacts_written_while_ceph_is_down_all_arrive_after_it_returns(
         assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(data).hexdigest(), name
     assert verify(s3, "runs/outage/attempt-1/") == []
     assert json.loads(s3.get("runs/outage/attempt-1/manifest.json"))["complete"] is True
+
+
+def test_write_behind_returns_at_once_and_uploads_in_write_order_manifest_last(
+    inner: SwitchableStore, spool_dir: Path
+) -> None:
+    store = SpoolingStore(inner, spool_dir, write_behind=True)
+    run = RunArtifacts(store, "runs/wb/attempt-1/")
+    inner.down = True  # nothing reaches the store yet, and no write waits for it
+    for n in range(3):
+        run.put(f"screenshots/{n}.png", bytes([n]) * 100, "image/png")
+        run.append_line("transcript.jsonl", json.dumps({"step": n}))
+    run.finalize({"state": "succeeded"})
+    assert inner.puts == []
+    inner.down = False
+
+    assert store.flush() > 0
+
+    order = [key.removeprefix("runs/wb/attempt-1/") for key in inner.puts]
+    assert order == ["screenshots/0.png", "screenshots/1.png", "screenshots/2.png", "transcript.jsonl",
+                     "result.json", "manifest.json"]
+    assert verify(inner, "runs/wb/attempt-1/") == []
+
+
+@pytest.mark.s3
+def test_a_write_behind_store_never_waits_on_an_s3_that_accepts_but_does_not_answer(
+    ceph: CephS3, spool_dir: Path
+) -> None:
+    s3 = ceph.store(connect_timeout_s=60, read_timeout_s=60, max_attempts=1)
+    store = SpoolingStore(s3, spool_dir, write_behind=True)
+    store.start_flusher(1.0)
+    run = RunArtifacts(store, "runs/hang/attempt-1/")
+    ceph.pause()  # TCP connections are accepted by the kernel; nothing answers
+    try:
+        writer = threading.Thread(target=lambda: [run.put(f"s/{n}.png", b"x" * 5000, "image/png")
+                                                  for n in range(20)] and run.finalize({"ok": True}))
+        writer.start()
+        writer.join(timeout=20)  # a synchronous write would hang for its 60 s read timeout
+        assert not writer.is_alive()
+        assert len(store.pending()) == 22
+    finally:
+        ceph.unpause()
+    try:
+        deadline = time.monotonic() + 180
+        while store.pending() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert store.pending() == []
+        assert verify(s3, "runs/hang/attempt-1/") == []
+    finally:
+        store.stop_flusher()

@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 
 import docker
 import pytest
+from celery import Celery
 
 from core import broker, keys
 from core import labels as label
 from core.settings import Settings
 from core.spec import TaskSpec
+from workers.app import create_app
 from workers.runtime import Runtime
 
 T = TypeVar("T")
@@ -53,10 +55,12 @@ def make_runtime(
             "queue_name": queue,
             "artifacts_dir": tmp_path / "artifacts",
             "sandbox_socket_dir": socket_dir,
+            "egress_rules_dir": tmp_path / "egress",
             "sandbox_start_timeout_s": 60.0,
             "sandbox_ready_timeout_s": 60.0,
             "tool_timeout_s": 120.0,
             "retry_delay_s": 10.0,
+            "reaper_restart_grace_s": 0.0,  # the session's Redis may be seconds old
             **overrides,
         }
         rt = Runtime.build(Settings(**fields))
@@ -84,7 +88,7 @@ def script(*commands: str, **fields: Any) -> TaskSpec:
 
 def new_run(rt: Runtime, spec: TaskSpec) -> str:
     run_id = f"run-{uuid.uuid4().hex[:12]}"
-    rt.records.create(run_id, spec)
+    rt.records.create(run_id, spec, queue=rt.settings.queue_name)
     return run_id
 
 
@@ -156,3 +160,11 @@ def sent_runs(rt: Runtime) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+@pytest.fixture
+def app(rt: Runtime) -> Iterator[Celery]:
+    """The worker's Celery app (the one the beat-scheduled reap task sends with)."""
+    celery_app = create_app(rt.settings)
+    yield celery_app
+    celery_app.close()

@@ -51,8 +51,19 @@ def test_an_unrenewed_lease_expires_after_its_ttl(redis_client: Any) -> None:
 
     wait_for(lambda: not lease_held(redis_client, "r1"), 10, "the lease to expire")
 
-    assert not lease.renew()  # a holder that stalled past its TTL has lost the lease
     assert Lease(redis_client, "r1", 1).acquire()
+    assert not lease.renew()  # a holder that stalled past its TTL, and someone else took it: lost
+
+
+def test_a_lease_that_expired_while_nobody_took_it_is_taken_back_by_its_holder(redis_client: Any) -> None:
+    """What a Redis outage longer than the TTL leaves: the live holder's heartbeat takes it back."""
+    lease = Lease(redis_client, "r1", 1)
+    lease.acquire()
+    wait_for(lambda: not lease_held(redis_client, "r1"), 10, "the lease to expire")
+
+    assert lease.renew()
+    assert redis_client.get(lease.key) == lease.token.encode()
+    assert not Lease(redis_client, "r1", 1).acquire()
 
 
 def test_the_heartbeat_keeps_the_lease_past_its_ttl_until_released(redis_client: Any) -> None:

@@ -4,6 +4,8 @@ Containers here are small stand-ins (the sandbox image running ``sleep``) with a
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,19 +23,18 @@ from core.states import StopReason
 from tests.workers.conftest import MakeRuntime, containers_of, new_run, script, sent_runs, wait_for
 from workers.app import create_app
 from workers.fleet.lease import Lease
-from workers.fleet.reaper import ContainerReaper, reap_containers, reap_once, resume_orphans
+from workers.fleet.reaper import (
+    SOCKET_DIR_GRACE_S,
+    ContainerReaper,
+    reap_containers,
+    reap_once,
+    resume_orphans,
+    sweep_socket_dirs,
+)
 from workers.runner import RetryRun, execute_run
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def app(rt: Runtime) -> Iterator[Celery]:
-    """The worker's Celery app (the one the beat-scheduled reap task sends with)."""
-    celery_app = create_app(rt.settings)
-    yield celery_app
-    celery_app.close()
 
 
 @pytest.fixture
@@ -214,7 +215,7 @@ def test_a_reap_pass_resumes_a_dead_workers_run_and_removes_its_sandbox(rt: Runt
     record = run_in(rt, "running", leased=False)
     container = stand_in(rt, record.run_id)
 
-    assert reap_once(rt, app) == {"resumed": 1, "removed": 1, "approvals_lost": 0}
+    assert reap_once(rt, app) == {"resumed": 1, "removed": 1, "pruned": 0, "approvals_lost": 0}
     assert not exists(container)
     assert [m["args"] for m in sent_runs(rt)] == [[record.run_id]]
 
@@ -250,3 +251,49 @@ def test_a_paused_run_whose_machine_never_ended_it_fails_with_why(rt: Runtime, a
     assert "gone-host" in (record.error or "")
     assert rt.records.get(on_time.run_id).state == "needs_approval"
     assert [r.run_id for r in Approvals(rt.redis).pending()] == [on_time.run_id]
+
+
+# --- socket directories -------------------------------------------------------------------------------
+
+
+def test_a_dead_attempts_socket_directory_goes_with_its_sandbox(rt: Runtime) -> None:
+    record = run_in(rt, "running", leased=False)  # its worker died: nothing else would remove them
+    container = stand_in(rt, record.run_id)
+    container.reload()
+    socket_dir = rt.settings.sandbox_socket_dir / container.name
+    socket_dir.mkdir()
+
+    assert reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name,
+                           rt.settings.sandbox_socket_dir) == 1
+    assert not exists(container) and not socket_dir.exists()
+
+
+def test_stale_socket_directories_without_a_sandbox_are_swept_young_ones_kept(rt: Runtime) -> None:
+    parent = rt.settings.sandbox_socket_dir
+    live = rt.docker.containers.run(rt.settings.sandbox_image, entrypoint=["sleep", "600"], detach=True,
+                                    labels={label.SANDBOX: "1"}, network_mode="none")
+    try:
+        live.reload()
+        old = time.time() - SOCKET_DIR_GRACE_S - 60
+        for name in (live.name, "nightshift-gone-1", "nightshift-young-1"):
+            (parent / name).mkdir()
+        for name in (live.name, "nightshift-gone-1"):
+            os.utime(parent / name, (old, old))
+
+        assert sweep_socket_dirs(rt.docker, parent) == 1
+        assert sorted(p.name for p in parent.iterdir()) == sorted([live.name, "nightshift-young-1"])
+    finally:
+        live.remove(force=True)
+
+
+def test_egress_rules_of_sandboxes_that_are_gone_are_swept(rt: Runtime) -> None:
+    live = stand_in(rt, "run-egress-live")
+    gone = stand_in(rt, "run-egress-gone")
+    rt.egress.rules_dir.mkdir(parents=True, exist_ok=True)
+    for ip, container in (("10.9.0.2", live), ("10.9.0.3", gone)):
+        rules = {"container_id": container.id, "rules": []}
+        (rt.egress.rules_dir / f"{ip}.json").write_text(json.dumps(rules))
+    gone.remove(force=True)
+
+    assert rt.egress.sweep() == 1
+    assert sorted(p.name for p in rt.egress.rules_dir.iterdir()) == ["10.9.0.2.json"]

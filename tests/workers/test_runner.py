@@ -26,7 +26,7 @@ from tests.workers.conftest import (
     wait_for,
 )
 from workers.fleet.lease import Lease
-from workers.runner import RetryRun, execute_run
+from workers.runner import LeaseBusy, RetryRun, execute_run
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.docker
@@ -75,15 +75,16 @@ def test_a_cancel_requested_before_the_start_records_cancelled_and_starts_no_san
     assert not attempt_dir(rt, run_id, attempt + 1).exists()
 
 
-def test_a_run_whose_lease_another_holder_has_is_skipped_and_left_untouched(rt: Runtime) -> None:
+def test_a_run_whose_lease_another_holder_has_is_retried_when_the_lease_would_expire(rt: Runtime) -> None:
     run_id = new_run(rt, script("echo never"))
     other = Lease(rt.redis, run_id, 60)
     assert other.acquire()
     before = rt.records.get(run_id)
 
-    outcome = execute_run(run_id, rt)
+    with pytest.raises(LeaseBusy) as busy:
+        execute_run(run_id, rt)
 
-    assert outcome == {"run_id": run_id, "skipped": "another worker holds the lease"}
+    assert 55 < busy.value.countdown_s <= 61  # when the holder's lease would expire, not dropped
     assert rt.records.get(run_id) == before
     assert containers_of(rt, run_id) == []
     assert rt.redis.get(other.key) == other.token.encode()  # the holder's lease is still its own

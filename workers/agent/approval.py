@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.approvals import REQUEST_APPROVAL
 from core.states import Decision
 from workers.toolio import ToolOutput
 
-REQUEST_APPROVAL = "request_approval"
 CONFIRM = "confirm"  # a pause's kind when the task's policy held a keyboard call (the confirm hook)
 MAX_TEXT = 2000  # characters of `what` and `why` shown to the approver
 

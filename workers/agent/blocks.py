@@ -29,6 +29,16 @@ def response_to_params(content: list[Any]) -> list[dict[str, Any]]:
     return params
 
 
+# The order the API writes a block's fields in; the SDK's models dump theirs alphabetically. Thinking
+# blocks go back byte for byte, so a rebuilt (streamed) block is put back in the API's order.
+_FIELD_ORDER = ("type", "id", "name", "toolset_name", "input", "thinking", "data", "text", "signature")
+
+
+def in_api_order(block: dict[str, Any]) -> dict[str, Any]:
+    known = [key for key in _FIELD_ORDER if key in block]
+    return {key: block[key] for key in [*known, *sorted(set(block) - set(known))]}
+
+
 def tool_uses(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [block for block in content if block.get("type") == "tool_use"]
 

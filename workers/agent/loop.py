@@ -65,6 +65,7 @@ class LoopOptions:
     max_submit_nudges: int = 2
     editor_max_characters: int | None = None
     context: ContextOptions = field(default_factory=ContextOptions)
+    stream: bool = False  # read responses as server-sent events (settings.api_stream: on)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> LoopOptions:
@@ -74,6 +75,7 @@ class LoopOptions:
             api_timeout_s=settings.api_timeout_s,
             editor_max_characters=settings.editor_max_characters,
             context=ContextOptions.from_settings(settings),
+            stream=settings.api_stream,
         )
         return replace(options, **overrides)
 
@@ -138,7 +140,8 @@ class Session:
         self.started = clock.monotonic()
         deadline = self.started + spec.budgets.max_wall_s
         timeout_s = options.api_timeout_s
-        self.requester = Requester(client, hooks, clock, options.backoff, deadline, timeout_s, log)
+        self.requester = Requester(client, hooks, clock, options.backoff, deadline, timeout_s, log,
+                                   stream=options.stream)
         self.accounts = Accounts(config)
         self.steps = 0
         self.nudges = 0

@@ -35,6 +35,8 @@ _NETWORK = {
     "with the files and applications inside this desktop.",
     "internet": "The internet is reachable (outbound only). Firefox starts on a blank page; type "
     "addresses directly into its address bar.",
+    "allowlist": "Only these web hosts are reachable, over HTTP and HTTPS through a proxy that "
+    "Firefox, curl and pip already use: {hosts}. Every other host is refused.",
 }
 
 _APPROVAL = """
@@ -60,6 +62,11 @@ If the task cannot be done here, call `declare_infeasible` with a short, specifi
 </RESULT>"""
 
 
+def _network(spec: TaskSpec) -> str:
+    hosts = ", ".join(spec.network.allow) if not isinstance(spec.network, str) else ""
+    return _NETWORK[spec.network_mode].format(hosts=hosts)
+
+
 def system_prompt(
     spec: TaskSpec, *, group: ToolGroup, api_size: tuple[int, int], today: dt.date
 ) -> str:
@@ -67,7 +74,7 @@ def system_prompt(
     text = _DESKTOP.format(
         width=width,
         height=height,
-        network=_NETWORK[spec.network],
+        network=_network(spec),
         editor=group.editor_name,
         today=f"{today:%A, %B} {today.day}, {today.year}",
     )

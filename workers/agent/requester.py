@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import anthropic
 import structlog
+from anthropic.lib.streaming import BetaMessageStreamManager, MessageStreamManager
+from anthropic.resources.beta.messages import Messages as BetaMessages
 from structlog.typing import FilteringBoundLogger
 
 from core.errors import (
@@ -24,6 +26,7 @@ from core.errors import (
     is_retryable,
 )
 from core.states import RunState, StopReason, budget_exhausted
+from workers.agent.blocks import in_api_order
 from workers.agent.model_client import AnthropicClient
 from workers.agent.retry import Backoff
 from workers.clock import Clock
@@ -42,6 +45,7 @@ class Requester:
     deadline: float  # clock.monotonic() value at which max_wall_s is used up
     timeout_s: float
     log: FilteringBoundLogger | None = None
+    stream: bool = False  # the SDK's stream helpers: no long request hangs on one read timeout
 
     def send(
         self, step: int, build: Callable[[], dict[str, Any]], repair: Callable[[], bool]
@@ -66,9 +70,10 @@ class Requester:
                 self._wait_or_stop(retry, exc)
 
     def _create(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.stream:
+            return self._streamed(request)
         messages = self.client.beta.messages if "betas" in request else self.client.messages
-        timeout = max(MIN_TIMEOUT_S, min(self.timeout_s, self.deadline - self.clock.monotonic()))
-        raw = messages.with_raw_response.create(**request, timeout=timeout)
+        raw = messages.with_raw_response.create(**request, timeout=self._timeout())
         self._report_headers(raw)
         try:
             body = raw.json()
@@ -78,6 +83,33 @@ class Requester:
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
             raise ModelAPIError("the API answered without a content list", kind=INVALID_RESPONSE)
         return body
+
+    def _timeout(self) -> float:
+        return max(MIN_TIMEOUT_S, min(self.timeout_s, self.deadline - self.clock.monotonic()))
+
+    def _streamed(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The response read as server-sent events and rebuilt by the SDK: the same body as
+        ``create`` gives (tool inputs complete once their block is), an ``error`` event after the
+        200 raised as the SDK's APIStatusError (``is_retryable`` reads its type)."""
+        try:
+            with self._open_stream(request) as stream:
+                self._report_headers(stream.response)
+                final = stream.get_final_message()
+        except anthropic.APIError:
+            raise
+        except (ValueError, RecursionError, AssertionError) as exc:  # events that rebuild no message
+            why = f"the API's stream did not make a message: {exc}"
+            raise ModelAPIError(why, kind=INVALID_RESPONSE) from exc
+        body: dict[str, Any] = final.model_dump(mode="json", exclude_none=True)
+        return {**body, "content": [in_api_order(block) for block in body.get("content", [])]}
+
+    def _open_stream(
+        self, request: dict[str, Any]
+    ) -> BetaMessageStreamManager[Any] | MessageStreamManager[Any]:
+        if "betas" in request:  # one resource on every platform's client; the SDK types it per client
+            beta = cast(BetaMessages, self.client.beta.messages)
+            return beta.stream(**request, timeout=self._timeout())
+        return self.client.messages.stream(**request, timeout=self._timeout())
 
     def _report_headers(self, response: Any) -> None:
         headers = getattr(response, "headers", None)

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.approvals import REQUEST_APPROVAL
 from core.models import ModelConfig
 from core.spec import ScriptStep, TaskSpec
 from core.states import RunState, StopReason, budget_exhausted, step_failed
-from workers.agent.approval import NEEDS_WHAT, REQUEST_APPROVAL, AwaitApproval, Resumption, asked
+from workers.agent.approval import NEEDS_WHAT, AwaitApproval, Resumption, asked
 from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, ResultContract, infeasible_reason
 from workers.agent.toolrun import Turn
 from workers.agent.toolspec import ToolSpec, tool_group

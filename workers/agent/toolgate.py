@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.toolset import CONFIRM_REQUIRED
+from core.toolset import CONFIRM_REQUIRED, TOOLSET_NAME
 from sandbox_image.executor.texts import quoted_name
 from workers.hooks import PROPAGATE, Hooks
 from workers.toolio import ToolOutput
 
-TOOLSET_NAME = "computer"
 MAX_NAMED_ACTIONS = 10
 MAX_INPUT_DEPTH = 100  # far beyond any real tool input; far below what the encoders handle
 TOO_DEEP = f"Tool input is nested too deeply (more than {MAX_INPUT_DEPTH} levels); send a flat object."

@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.approvals import REQUEST_APPROVAL
+from core.toolset import TOOLSET_NAME
 from sandbox_image.executor.texts import shown
-from workers.agent.approval import NEEDS_WHAT, REQUEST_APPROVAL, AwaitApproval, asked
+from workers.agent.approval import NEEDS_WHAT, AwaitApproval, asked
 from workers.agent.blocks import tool_result
 from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, infeasible_reason
 from workers.agent.toolgate import (
     MAX_INPUT_DEPTH,
     TOO_DEEP,
-    TOOLSET_NAME,
     ask_confirm,
     computer_action,
     depth,

@@ -8,10 +8,10 @@ from typing import Any
 
 from core.models import TOOL_GROUPS, TOOLSET_TYPE, ModelConfig, ToolGroup
 from core.spec import TaskSpec
+from core.toolset import TOOLSET_NAME
 from workers.agent.approval import approval_tool
 from workers.agent.structured import ResultContract, infeasible_tool
 
-TOOLSET_NAME = "computer"
 ZOOM_COMPUTER = "computer_20251124"
 MAX_CHARACTERS_EDITOR = "text_editor_20250728"
 

@@ -12,6 +12,10 @@ written as the run goes, so a crash loses at most the step in flight:
   (``"complete": true``), after ``result.json``.
 
 A redelivered run writes under ``attempt-<n+1>/``; the dead attempt's objects stay.
+
+This is the artifacts' one redaction boundary: every object's name and bytes (transcript lines,
+screenshots, result, reports, outputs) pass the run's ``Redactor`` before they are stored and
+hashed, so the manifest lists what the store holds and no writer needs to redact on its own.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import structlog
 
+from core.redact import NOTHING, Redactor
 from core.settings import Settings
 from workers.artifacts.store import ArtifactStore, check_key
 
@@ -52,19 +57,25 @@ def text_content_type(name: str) -> str:
 class RunArtifacts:
     """Writes one attempt's objects and keeps its manifest. Thread-safe."""
 
-    def __init__(self, store: ArtifactStore, prefix: str, *, live_manifest: bool = True) -> None:
+    def __init__(
+        self, store: ArtifactStore, prefix: str, *, live_manifest: bool = True, redactor: Redactor = NOTHING
+    ) -> None:
         self.store = store
+        self.redactor = redactor
         self.prefix = prefix if prefix.endswith("/") else prefix + "/"
         self.live_manifest = live_manifest
         self._objects: dict[str, dict[str, Any]] = {}
         self._lines: dict[str, bytearray] = {}
+        self._kept: dict[str, bytes] = {}  # what this attempt wrote: the report reads it back from here
         self._lock = threading.Lock()
         self._started = time.time()
 
     @classmethod
-    def for_attempt(cls, store: ArtifactStore, settings: Settings, run_id: str, attempt: int) -> RunArtifacts:
+    def for_attempt(
+        cls, store: ArtifactStore, settings: Settings, run_id: str, attempt: int, redactor: Redactor = NOTHING
+    ) -> RunArtifacts:
         """The run's prefix under ``settings.s3_prefix`` (default ``runs``), for both stores."""
-        return cls(store, artifact_prefix(run_id, attempt, settings.s3_prefix))
+        return cls(store, artifact_prefix(run_id, attempt, settings.s3_prefix), redactor=redactor)
 
     def url(self, name: str = "") -> str:
         """Where a human finds the attempt's artifacts (or one object of it)."""
@@ -73,6 +84,7 @@ class RunArtifacts:
     # --- the ArtifactSink protocol ---------------------------------------------------------------
 
     def put(self, name: str, data: bytes, content_type: str) -> None:
+        name, data = self.redactor.text(name), self.redactor.bytes(data)
         with self._lock:
             self._write(name, data, content_type)
             if self.live_manifest:
@@ -80,7 +92,9 @@ class RunArtifacts:
 
     def put_file(self, name: str, path: Path, content_type: str, *, size: int, sha256: str) -> None:
         """Store a file streamed from disk (an output); ``size`` and ``sha256`` were computed while
-        it was copied, so the file is read once more only by the upload itself."""
+        it was copied, so the file is read once more only by the upload itself. Its name (the
+        outputs' listing) is redacted; its bytes are the agent's work and are kept as made."""
+        name = self.redactor.text(name)
         with self._lock:
             self.store.put_file(self.prefix + check_key(name), path, content_type)
             self._objects[name] = {"key": self.prefix + name, "size": size, "sha256": sha256,
@@ -91,6 +105,7 @@ class RunArtifacts:
     def append_line(self, name: str, line: str) -> None:
         if "\n" in line:
             raise ValueError("append_line takes one line without newlines")
+        name, line = self.redactor.text(name), self.redactor.text(line)  # the line, not the whole object
         with self._lock:
             buffer = self._lines.setdefault(name, bytearray())
             buffer += line.encode() + b"\n"
@@ -115,9 +130,10 @@ class RunArtifacts:
 
     def finalize(self, result: dict[str, Any], report: Render | None = None) -> dict[str, Any]:
         """Write ``result.json``, then ``report.html`` (rendered by ``report`` from the stored
-        objects; a failing render is logged, never fatal), then ``manifest.json`` last; returns
-        the manifest."""
-        data = json.dumps(result, indent=2, sort_keys=True, default=str).encode()
+        objects, so from redacted bytes; a failing render is logged, never fatal), then
+        ``manifest.json`` last; returns the manifest."""
+        data = self.redactor.bytes(json.dumps(self.redactor.deep(result), indent=2, sort_keys=True,
+                                              default=str).encode())
         with self._lock:
             self._write(RESULT, data, "application/json")
             if report is not None:
@@ -125,7 +141,10 @@ class RunArtifacts:
             return self._write_manifest(complete=True)
 
     def read(self, name: str) -> bytes:
-        """One stored object of this attempt (KeyError when missing)."""
+        """One object of this attempt: what it wrote itself comes from memory (a write-behind store
+        may still be uploading it), anything else from the store (KeyError when missing)."""
+        if name in self._kept:
+            return self._kept[name]
         return self.store.get(self.prefix + name)
 
     def _write_report(self, report: Render) -> None:
@@ -148,6 +167,7 @@ class RunArtifacts:
         if name == MANIFEST:
             raise ValueError("manifest.json is written by RunArtifacts itself")
         self.store.put(self.prefix + name, data, content_type)
+        self._kept[name] = data
         self._objects[name] = {
             "key": self.prefix + name,
             "size": len(data),

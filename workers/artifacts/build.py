@@ -9,8 +9,8 @@ from workers.artifacts.store import ArtifactStore, LocalStore
 
 
 def build_store(settings: Settings) -> ArtifactStore:
-    """The store the settings name: a ``LocalStore``, or S3 behind a ``SpoolingStore`` with its
-    background flusher running. Build it once per process."""
+    """The store the settings name: a ``LocalStore``, or S3 behind a write-behind
+    ``SpoolingStore`` with its background flusher running. Build it once per process."""
     if settings.store == "local":
         return LocalStore(settings.artifacts_dir)
     secret = settings.s3_secret_access_key
@@ -25,6 +25,7 @@ def build_store(settings: Settings) -> ArtifactStore:
         max_attempts=settings.s3_max_attempts,
         multipart_threshold_mb=settings.s3_multipart_threshold_mb,
     )
-    store = SpoolingStore(s3, settings.spool_dir, retry_after_s=settings.spool_flush_interval_s)
+    store = SpoolingStore(s3, settings.spool_dir, retry_after_s=settings.spool_flush_interval_s,
+                          write_behind=True)  # a run never waits on S3 (see spool.py)
     store.start_flusher(settings.spool_flush_interval_s)
     return store

@@ -16,6 +16,12 @@ spooled too (never sent past it), and a flush uploads in the order things were s
 flusher claims a key only when no other flight of it exists; a finished flight is deleted, a
 failed one goes back unless a newer version arrived meanwhile. Uploads are plain
 overwrites, so repeating one is harmless. Assumes one writer per key (one run writes its prefix).
+
+``write_behind=True`` (what workers use for S3): every write goes to the spool and wakes the
+background flusher, so a run's step never waits on object storage, answering or not; the flusher
+uploads in write order (the manifest, rewritten after each object, is always last). Write-behind
+files are not fsynced: they survive the worker process, and a host that dies takes its runs'
+attempts with it anyway (their next attempts write under new prefixes).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class SpoolingStore(ArtifactStore):
         *,
         retry_after_s: float = 15.0,
         stale_flight_s: float = 900.0,
+        write_behind: bool = False,
     ) -> None:
         self.inner = inner
         self.dir = Path(spool_dir)
@@ -58,7 +65,9 @@ class SpoolingStore(ArtifactStore):
         self.retry_after_s = retry_after_s
         self.stale_flight_s = stale_flight_s
         self._down_until = 0.0
+        self.write_behind = write_behind
         self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -67,7 +76,7 @@ class SpoolingStore(ArtifactStore):
     def put(self, key: str, data: bytes, content_type: str = OCTET) -> None:
         check_key(key)
         h = self._hash(key)
-        if not self.is_down() and not self._anything_spooled():
+        if self._straight_through():
             try:
                 self.inner.put(key, data, content_type)
                 return
@@ -79,7 +88,7 @@ class SpoolingStore(ArtifactStore):
         """Streamed to the store while it answers; else copied into the spool (the later upload of
         a spooled object reads it whole)."""
         check_key(key)
-        if not self.is_down() and not self._anything_spooled():
+        if self._straight_through():
             try:
                 self.inner.put_file(key, path, content_type)
                 return
@@ -112,6 +121,10 @@ class SpoolingStore(ArtifactStore):
         self.inner.close()
 
     # --- state -------------------------------------------------------------------------------------
+
+    def _straight_through(self) -> bool:
+        """Whether a write goes to the store itself (write-through, store up, nothing waiting)."""
+        return not self.write_behind and not self.is_down() and not self._anything_spooled()
 
     def is_down(self) -> bool:
         """True for ``retry_after_s`` after a failure: writes go straight to the spool."""
@@ -162,6 +175,21 @@ class SpoolingStore(ArtifactStore):
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def _sole_flusher(self) -> Iterator[bool]:
+        """Whether this process is the one flusher of the directory now (a non-blocking ``flock``
+        held for the whole pass: one upload order per spool, across processes)."""
+        with open(self.dir / ".flusher", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def _spool(self, h: str, key: str, data: bytes, content_type: str) -> None:
         header = self._header(key, content_type, len(data), hashlib.sha256(data).hexdigest())
         self._write_spooled(h, header, lambda handle: handle.write(data))
@@ -187,17 +215,21 @@ class SpoolingStore(ArtifactStore):
             handle.write(json.dumps(header).encode() + b"\n")
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
+            if not self.write_behind:
+                os.fsync(handle.fileno())
         with self._locked():
             os.replace(tmp, self._obj(h))
-        log.info("store.spooled", key=header["key"], size=header["size"])
+        self._wake.set()
+        log.debug("store.spooled", key=header["key"], size=header["size"])
 
     # --- upload --------------------------------------------------------------------------------------
 
     def flush(self) -> int:
         """Upload what is spooled for this store's target; stops at the first failure. Returns how
         many objects were uploaded. Never raises for an unreachable store."""
-        with self._flush_lock:
+        with self._flush_lock, self._sole_flusher() as sole:
+            if not sole:  # another process is uploading this spool, in order; never race past it
+                return 0
             self._reclaim_stale()
             uploaded = 0
             for obj in self._in_spool_order():
@@ -282,12 +314,19 @@ class SpoolingStore(ArtifactStore):
 
     def stop_flusher(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
 
     def _flush_forever(self, interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
+        """Flush when woken by a write (write-behind) or every ``interval_s``; after a failure the
+        store is left alone until ``retry_after_s`` passed."""
+        while not self._stop.is_set():
+            self._wake.wait(interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             if not self.is_down() and self.pending():
                 try:
                     self.flush()

@@ -3,8 +3,8 @@ step and wait to ``transcript.jsonl``, and stores every image as its own file
 (``screenshots/0001.png`` …) referenced by name, so the JSONL never holds base64.
 
 Request events record only what is new since the previous request (the history would make the
-file quadratic in the number of steps). Every string written (keys included) has the task's
-secret values replaced by ``[REDACTED]``.
+file quadratic in the number of steps). Secrets are not this writer's business: the sink it
+writes to (``RunArtifacts``) redacts every line and object at the run's one artifact boundary.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -24,28 +24,8 @@ from workers.outcome import RunResult
 from workers.toolio import ToolOutput
 
 TRANSCRIPT = "transcript.jsonl"
-REDACTED = "[REDACTED]"
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 _STATIC_KEYS = ("model", "max_tokens", "system", "tools", "betas", "extra_body")
-
-
-class Redactor:
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def text(self, value: str) -> str:
-        for secret in self.secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-
-    def deep(self, node: Any) -> Any:
-        if isinstance(node, str):
-            return self.text(node)
-        if isinstance(node, dict):
-            return {self.text(str(k)): self.deep(v) for k, v in node.items()}
-        if isinstance(node, list | tuple):
-            return [self.deep(item) for item in node]
-        return node
 
 
 class TranscriptHook(Hooks):
@@ -53,11 +33,9 @@ class TranscriptHook(Hooks):
         self,
         sink: ArtifactSink,
         *,
-        secrets: Iterable[str] = (),
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.sink = sink
-        self.redactor = Redactor(secrets)
         self.wall_clock = wall_clock
         self.images: dict[str, str] = {}  # sha256 of the base64 text -> file name
         self.image_count = 0
@@ -135,6 +113,9 @@ class TranscriptHook(Hooks):
         self.last_screenshot, self._messages_seen = state["last_screenshot"], int(state["messages_seen"])
         self._static = state["static"]
 
+    def on_setup_step(self, report: dict[str, Any]) -> None:
+        self._write({"event": "setup", **report})
+
     def finish(self, result: RunResult) -> None:
         """Optional last event with the outcome (the caller may also store it elsewhere)."""
         self._write({"event": "end", **result.to_dict(), "last_screenshot": self.last_screenshot})
@@ -143,7 +124,7 @@ class TranscriptHook(Hooks):
 
     def _write(self, event: dict[str, Any]) -> None:
         event = {"ts": round(self.wall_clock(), 3), **event}
-        line = json.dumps(self.redactor.deep(event), ensure_ascii=False, separators=(",", ":"), default=str)
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
         self.sink.append_line(TRANSCRIPT, line)
 
     def _save_image(self, encoded: str, data: bytes, media_type: str) -> str:

@@ -1,8 +1,14 @@
 """A per-run lease in Redis: at most one live attempt of a run anywhere in the fleet.
 
-Celery's acks_late + visibility timeout can deliver a run twice; the second delivery finds the
-lease held and backs off. A heartbeat thread keeps the lease alive while the run is healthy; when
-the worker dies the lease expires and the reaper re-sends the run as a new attempt.
+Celery's acks_late + visibility timeout can deliver a run twice, and a pool child killed mid-run
+has its message redelivered at once (``task_reject_on_worker_lost``) while its lease still lives.
+A delivery that finds the lease held retries itself after the lease's remaining TTL
+(``lease_wait_s``): a live holder keeps renewing, so a duplicate of a healthy run keeps backing off
+until the run is finished; a dead holder's lease expires and the redelivery starts attempt N+1.
+A heartbeat thread renews the lease every third of its TTL; a lease that vanished while Redis was
+away (its TTL ran out during the outage) is taken back by the heartbeat if nobody else holds it.
+When only the reaper can see the run (the worker's main process died with the message unacked),
+the reaper re-sends it once the lease expired.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ import threading
 import uuid
 
 import redis
+import structlog
 
 from core import keys
+
+log = structlog.get_logger("nightshift.lease")
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -47,7 +56,15 @@ class Lease:
         return True
 
     def renew(self) -> bool:
-        return bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms))
+        """Extend the lease; one that expired while Redis was away is taken back if it is free.
+        False: another holder has it (logged)."""
+        if self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms):
+            return True
+        if self.client.set(self.key, self.token, nx=True, px=self.ttl_ms):
+            log.warning("lease.retaken", run_id=self.run_id)
+            return True
+        log.error("lease.lost", run_id=self.run_id)
+        return False
 
     def start_heartbeat(self) -> None:
         self._thread = threading.Thread(target=self._beat, name=f"lease:{self.key}", daemon=True)
@@ -71,6 +88,13 @@ class Lease:
 def lease_held(client: redis.Redis, run_id: str) -> bool:
     """Whether some worker owns the run: it holds the lease, or its retry is waiting to start."""
     return bool(client.exists(keys.run_lease(run_id), keys.run_retry(run_id)))
+
+
+def lease_wait_s(client: redis.Redis, run_id: str) -> float:
+    """How long until the run's lease (if held) expires unless renewed: a delivery that found it
+    held retries after this."""
+    remaining_ms = int(client.pttl(keys.run_lease(run_id)))
+    return max(remaining_ms, 0) / 1000
 
 
 def hold_for_retry(client: redis.Redis, run_id: str, seconds: float) -> None:

@@ -3,17 +3,24 @@
 Two halves, because containers are per machine and runs are fleet-wide:
 - ``reap_containers`` (every worker's main process, on a timer): removes local sandboxes whose run
   is finished, past its deadline, or orphaned (no live lease: its worker died); a paused run's
-  sandbox is kept while its approval request stands. On the same timer ``expire_approvals`` sends
-  this machine's paused runs past their approval deadline to be ended.
+  sandbox is kept while its approval request stands. With them go their executor socket
+  directories, and any socket directory whose sandbox no longer exists (a worker killed between
+  creating one and removing it), after a grace for sandboxes still starting. On the same timer
+  ``expire_approvals`` sends this machine's paused runs past their approval deadline to be ended.
 - ``resume_orphans`` (the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
   about ``lease_ttl_s + reaper_interval_s`` instead of after the broker's visibility timeout.
+  Only runs of its own fleet (the queue the record names) are sent, to that queue. Right after
+  Redis (re)started it waits ``reaper_restart_grace_s``: leases whose TTL ran out during the outage
+  are taken back by their live workers' heartbeats first.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import docker
 import redis
@@ -28,17 +35,21 @@ from core.approvals import Approvals, decide_and_resume
 from core.broker import host_queue, send_run
 from core.errors import ApprovalError
 from core.events import EventType
-from core.records import Records
+from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT, Decision, RunState, StopReason
 from workers.fleet.lease import lease_held
+from workers.metrics import REAPER_ACTIONS
 from workers.runtime import Runtime
 
 IN_FLIGHT_SCAN = 10_000  # in-flight runs looked at per pass
+SOCKET_DIR_GRACE_S = 300.0  # a socket directory this young may belong to a sandbox being created
 log = structlog.get_logger("nightshift.reaper")
 
 
-def _why_remove(container: Container, records: Records, redis_client: redis.Redis, now: float) -> str | None:
+def _why_remove(
+    container: Container, records: Records, redis_client: redis.Redis, now: float, trust_leases: bool
+) -> str | None:
     labels = container.labels
     run_id = labels.get(label.RUN_ID, "")
     record = records.find(run_id)
@@ -50,7 +61,7 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
         return "run unknown"
     if record.terminal:
         return f"run {record.state}"
-    if not lease_held(redis_client, run_id):
+    if trust_leases and not lease_held(redis_client, run_id):
         return "no live lease (worker gone)"
     if labels.get(label.ATTEMPT) != str(record.attempt):
         return "stale attempt"
@@ -58,29 +69,74 @@ def _why_remove(container: Container, records: Records, redis_client: redis.Redi
 
 
 def reap_containers(
-    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str
+    docker_client: docker.DockerClient, records: Records, redis_client: redis.Redis, fleet: str,
+    socket_dir: Path | None = None, restart_grace_s: float = 0.0,
 ) -> int:
+    """Remove this fleet's dead sandboxes; with ``socket_dir``, also their socket directories and
+    every stale one there whose sandbox is gone. Right after Redis (re)started a missing lease
+    proves nothing yet (its live worker is taking it back), so only finished, unknown, stale or
+    overdue runs' sandboxes go."""
     removed = 0
     now = time.time()
+    trust_leases = not _redis_just_started(redis_client, restart_grace_s)
     mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
-    for container in docker_client.containers.list(all=True, filters=mine):
-        reason = _why_remove(container, records, redis_client, now)
+    # ignore_removed: a container removed between the listing and its inspection is skipped, not
+    # the whole pass
+    for container in docker_client.containers.list(all=True, filters=mine, ignore_removed=True):
+        reason = _why_remove(container, records, redis_client, now, trust_leases)
         if reason is None:
             continue
         try:
             container.remove(force=True)
+            if socket_dir is not None:
+                shutil.rmtree(socket_dir / str(container.name), ignore_errors=True)
             removed += 1
             log.info("container removed", container=container.short_id,
                      run_id=container.labels.get(label.RUN_ID), reason=reason)
         except (NotFound, APIError):
             continue
+    if socket_dir is not None:
+        sweep_socket_dirs(docker_client, socket_dir)
     return removed
 
 
+def sweep_socket_dirs(
+    docker_client: docker.DockerClient, socket_dir: Path, grace_s: float = SOCKET_DIR_GRACE_S
+) -> int:
+    """Remove the per-sandbox socket directories (named after their container) whose container no
+    longer exists, once older than ``grace_s``. Returns how many were removed."""
+    if not socket_dir.is_dir():
+        return 0
+    alive = {c.name for c in docker_client.containers.list(all=True, filters={"label": label.SANDBOX})}
+    cutoff, swept = time.time() - grace_s, 0
+    for path in socket_dir.iterdir():
+        if path.name in alive or path.is_symlink() or not path.is_dir() or path.stat().st_mtime > cutoff:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        log.info("socket directory removed", path=str(path))
+        swept += 1
+    return swept
+
+
+def _redis_just_started(redis_client: redis.Redis, grace_s: float) -> bool:
+    if grace_s <= 0:
+        return False
+    uptime_s = float(redis_client.info("server").get("uptime_in_seconds", 0))
+    return uptime_s < grace_s
+
+
+def _mine(record: RunRecord, settings: Settings) -> bool:
+    """Records from before queues were stored belong to whichever fleet finds them."""
+    return record.queue in (None, settings.queue_name)
+
+
 def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
+    if _redis_just_started(redis_client, settings.reaper_restart_grace_s):
+        log.info("reaper waits: Redis just (re)started, live workers take their leases back first")
+        return 0
     resumed = 0
     for record in records.list(IN_FLIGHT, limit=IN_FLIGHT_SCAN):
-        if lease_held(redis_client, record.run_id):
+        if not _mine(record, settings) or lease_held(redis_client, record.run_id):
             continue
         max_wall_s = float(record.spec.get("budgets", {}).get("max_wall_s", settings.max_wall_s_cap))
         send_run(app, settings, record.run_id, record.priority, max_wall_s)
@@ -127,10 +183,23 @@ def fail_lost_approvals(rt: Runtime, now: float | None = None) -> int:
     return failed
 
 
+def reap_local(rt: Runtime) -> int:
+    """This machine's share: dead sandboxes, their socket directories, their egress rules."""
+    settings = rt.settings
+    removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
+                              settings.sandbox_socket_dir, settings.reaper_restart_grace_s)
+    rt.egress.sweep()
+    REAPER_ACTIONS.labels("removed").inc(removed)
+    return removed
+
+
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     resumed = resume_orphans(rt.records, rt.redis, app, rt.settings)
-    removed = reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name)
-    return {"resumed": resumed, "removed": removed, "approvals_lost": fail_lost_approvals(rt)}
+    actions = {"resumed": resumed, "removed": reap_local(rt), "pruned": rt.records.prune(),
+               "approvals_lost": fail_lost_approvals(rt)}
+    REAPER_ACTIONS.labels("resumed").inc(resumed)
+    REAPER_ACTIONS.labels("pruned").inc(actions["pruned"])
+    return actions
 
 
 class ContainerReaper:
@@ -153,7 +222,7 @@ class ContainerReaper:
             try:
                 if self.app is not None:
                     expire_approvals(self.rt, self.app)
-                reap_containers(self.rt.docker, self.rt.records, self.rt.redis, self.rt.settings.queue_name)
+                reap_local(self.rt)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))
             self._stop.wait(self.interval_s)

@@ -1,12 +1,16 @@
-"""One framed connection to the in-sandbox executor over its unix socket
-(protocol: sandbox_image/executor/protocol.py). It knows nothing of containers."""
+"""One framed connection to the in-sandbox executor (protocol: sandbox_image/executor/protocol.py).
+It knows nothing of containers.
+
+The worker listens and the executor dials: the socket is the worker's own, made in a directory of
+the worker's that the sandbox sees read-only. So the worker never follows a path the sandbox could
+have planted (a symlink, another socket), and the sandbox has nothing on the host it can write to.
+A (re)connection is the next connection the executor makes."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sandbox_image.executor import protocol
@@ -15,8 +19,8 @@ from sandbox_image.executor import protocol
 class Channel:
     """One framed connection to the executor (reconnects lazily after a failure)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
         self.sock: socket.socket | None = None
         self._ids = 0
         self.interrupted = False  # close() was called while a request may have been in flight
@@ -24,14 +28,19 @@ class Channel:
         self.busy = False  # a request is in flight on some thread
 
     def connect(self, timeout_s: float) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout_s)
-        try:
-            sock.connect(str(self.path))
-        except OSError:
-            sock.close()
-            raise
+        """Take the executor's next connection (``TimeoutError`` when none comes in time)."""
+        self.listener.settimeout(timeout_s)
+        sock, _ = self.listener.accept()
         self.sock = sock
+
+    @property
+    def connected(self) -> bool:
+        return self.sock is not None
+
+    def shut(self) -> None:
+        """Close the channel and stop listening: no executor can connect any more."""
+        self.close()
+        self.listener.close()
 
     def close(self) -> None:
         """Close the channel. Only from the thread that owns the call (see ``interrupt``)."""

@@ -8,8 +8,18 @@
     finally:
         sandbox.stop()
 
-One unix-socket channel per sandbox, bind-mounted from a per-run host directory; no ``docker exec``
-on the hot path.
+One unix-socket channel per sandbox; no ``docker exec`` on the hot path. The worker listens on a
+socket in a per-run directory of its own (0711: others may pass through to the socket, not list or
+write) under a private parent (0700); that directory is bind-mounted read-only into the sandbox,
+where the executor dials the socket (workers/sandbox/channel.py). The sandbox cannot write a byte
+into the directory, plant a symlink there, or swap the socket. Another worker process of the same
+host can take a running sandbox over (``attach``: a resumed run, a claimed warm sandbox): it binds a
+fresh socket at the same path, and the executor's next dial finds it (a bind mount of the socket
+file alone would pin the first socket's inode).
+
+The sandbox's writable space is tmpfs only, sized so that all of it together stays below the
+memory limit (``Settings.sandbox_tmpfs_budget_mb``): a full disk is "No space left on device" and
+the desktop lives on, never an out-of-memory kill of the whole sandbox.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +43,7 @@ from sandbox_image.executor import protocol
 from workers.sandbox.sandbox import Sandbox
 
 SANDBOX_UID = 1000
+SOCKET_DIR_MODE = 0o711
 
 
 def _safe_name(run_id: str) -> str:
@@ -43,7 +55,7 @@ class _RunSpec:
     image: str
     width: int
     height: int
-    network: bool
+    network: bool | str  # False: none, True: the default bridge, a name: that (egress) network
     labels: dict[str, str]
     env: dict[str, str]
 
@@ -61,7 +73,7 @@ class SandboxLauncher:
         width: int = 1024,
         height: int = 768,
         *,
-        network: bool = False,
+        network: bool | str = False,
         labels: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         image: str | None = None,
@@ -73,15 +85,17 @@ class SandboxLauncher:
         deadline = time.monotonic() + self.settings.sandbox_start_timeout_s
         name = f"nightshift-{_safe_name(run_id)}-{uuid.uuid4().hex[:8]}"
         socket_dir = self._socket_dir(name)
+        listener = listen(socket_dir / protocol.SOCKET_NAME)
         try:
             spec = _RunSpec(
                 image or self.settings.sandbox_image, width, height, network, labels or {}, env or {}
             )
             container = self._run(name, socket_dir, spec)
         except Exception as exc:
+            listener.close()
             shutil.rmtree(socket_dir, ignore_errors=True)
             raise SandboxStartError(f"could not start sandbox {name}: {exc}") from exc
-        sandbox = Sandbox(container, socket_dir, self.settings)
+        sandbox = Sandbox(container, socket_dir, self.settings, listener)
         try:
             sandbox.connect(deadline)
         except BaseException:
@@ -89,21 +103,31 @@ class SandboxLauncher:
             raise
         return sandbox
 
+    def attach(self, container: Container, timeout_s: float | None = None) -> Sandbox:
+        """Take over a running sandbox that another process of this host started: listen afresh at
+        its socket and connect (SandboxStartError when its executor does not come)."""
+        timeout = self.settings.sandbox_start_timeout_s if timeout_s is None else timeout_s
+        socket_dir = self.socket_dir_of(container)
+        if not socket_dir.is_dir():
+            raise SandboxStartError(f"sandbox {str(container.id)[:12]}: no socket directory on this host")
+        sandbox = Sandbox(container, socket_dir, self.settings, listen(socket_dir / protocol.SOCKET_NAME))
+        sandbox.connect(time.monotonic() + timeout)
+        return sandbox
+
+    def socket_dir_of(self, container: Container) -> Path:
+        return Path(self.settings.sandbox_socket_dir) / str(container.name)
+
     def _socket_dir(self, name: str) -> Path:
         parent = Path(self.settings.sandbox_socket_dir)
-        parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # no one else on the host gets in
         path = parent / name
         path.mkdir(mode=0o700)
-        try:
-            os.chown(path, SANDBOX_UID, SANDBOX_UID)
-        except PermissionError:  # not root: let the sandbox user in; the parent stays private
-            path.chmod(0o777)
+        path.chmod(SOCKET_DIR_MODE)  # the sandbox passes through to the socket; cannot list or write
         return path
 
     def _run(self, name: str, socket_dir: Path, spec: _RunSpec) -> Container:
         s = self.settings
-        tmpfs_opts = f"size={s.sandbox_tmpfs_mb}m"
-        user_opts = f"{tmpfs_opts},uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"
+        user = f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"
         return self.docker.containers.run(
             spec.image,
             name=name,
@@ -113,20 +137,47 @@ class SandboxLauncher:
             security_opt=["no-new-privileges"],
             read_only=True,
             tmpfs={
-                "/tmp": f"{tmpfs_opts},mode=1777",
-                "/home/user": user_opts,
-                "/run/user/1000": f"size=16m,uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700",
-                "/var/tmp": f"{tmpfs_opts},mode=1777",
+                "/tmp": f"size={s.sandbox_tmp_mb}m,mode=1777",
+                "/home/user": f"size={s.sandbox_home_mb}m,{user}",
+                "/run/user/1000": f"size={s.sandbox_run_user_mb}m,{user}",
+                "/var/tmp": f"size={s.sandbox_var_tmp_mb}m,mode=1777",
             },
-            shm_size=f"{min(s.sandbox_tmpfs_mb, 512)}m",
-            network_mode="bridge" if spec.network else "none",
+            shm_size=f"{s.sandbox_shm_mb}m",
+            network_mode=_network_mode(spec.network),
             mem_limit=f"{s.sandbox_memory_mb}m",
             memswap_limit=f"{s.sandbox_memory_mb}m",
             nano_cpus=int(s.sandbox_cpus * 1e9),
             pids_limit=s.sandbox_pids_limit,
             init=True,
             labels={**spec.labels, label.SANDBOX: "1"},
-            environment={**spec.env, "WIDTH": str(spec.width), "HEIGHT": str(spec.height)},
-            volumes={str(socket_dir): {"bind": protocol.SOCKET_DIR_IN_SANDBOX, "mode": "rw"}},
+            environment={**spec.env, "WIDTH": str(spec.width), "HEIGHT": str(spec.height),
+                         protocol.DIAL_ENV: protocol.SOCKET_IN_SANDBOX},
+            volumes={str(socket_dir): {"bind": protocol.SOCKET_DIR_IN_SANDBOX, "mode": "ro"}},
         )
+
+
+def _network_mode(network: bool | str) -> str:
+    if isinstance(network, str):
+        return network
+    return "bridge" if network else "none"
+
+
+def listen(path: Path) -> socket.socket:
+    """The worker's end of the channel: a listening socket the sandbox user may connect to. A
+    socket already there (its earlier owner's) is replaced; anything else there is an error."""
+    if path.is_socket():
+        path.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+        try:
+            os.chown(path, SANDBOX_UID, SANDBOX_UID)
+            path.chmod(0o600)
+        except PermissionError:  # not root: any uid may connect, but the 0700 directory hides it
+            path.chmod(0o666)
+        listener.listen(4)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
 

@@ -7,6 +7,7 @@ SandboxStartError, SandboxGoneError, ToolTimeoutError. Tool mistakes are ToolOut
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,12 +39,14 @@ def _call_timeout(settings: Settings, tool_input: Any) -> float:
 class Sandbox:
     """A running sandbox container and its executor channel (implements ToolExecutor)."""
 
-    def __init__(self, container: Container, socket_dir: Path, settings: Settings) -> None:
+    def __init__(
+        self, container: Container, socket_dir: Path, settings: Settings, listener: socket.socket
+    ) -> None:
         self.container = container
         self.container_id: str = str(container.id)
-        self.socket_dir = socket_dir
+        self.socket_dir = socket_dir  # holds only the worker's listening socket
         self.settings = settings
-        self.channel = Channel(socket_dir / protocol.SOCKET_NAME)
+        self.channel = Channel(listener)
         self.info: dict[str, Any] = {}
         self.image_tier: str | None = None  # the model's image tier, once the worker names it
         self._stopped = False
@@ -147,13 +150,19 @@ class Sandbox:
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
         return dict(reply.get("data") or {})
 
+    def release(self) -> None:
+        """Let go of the sandbox and leave it running, for another process of this host to take
+        over (SandboxLauncher.attach): the channel is closed and no longer listened on."""
+        self._stopped = True
+        self.channel.shut()
+
     def stop(self) -> None:
         """Remove the container and its socket directory; safe to call more than once, and
         again after a failed removal (the Docker engine was busy): it retries the removal."""
         self._stopped = True  # no new call from here on
         self.channel.interrupt()  # wakes a call in flight on another thread; never reconnects
         if not self.channel.busy:
-            self.channel.close()
+            self.channel.shut()
         if self._removed:
             return
         try:
@@ -184,6 +193,8 @@ class Sandbox:
         if self._stopped:
             raise SandboxGoneError(f"sandbox {self.container_id[:12]} was stopped")
         try:
+            if not self.channel.connected:
+                self._reconnect(timeout_s)
             return exchange()
         except TimeoutError as exc:
             self.channel.close()  # the stream is out of step now: reconnect on the next call
@@ -191,8 +202,8 @@ class Sandbox:
                 f"sandbox {self.container_id[:12]}: no reply to {message.get('op')} within {timeout_s:.0f}s"
             ) from exc
         except (OSError, protocol.ProtocolError) as exc:
-            if self.channel.interrupted:  # closed on purpose (cancel/stop) while this call waited
-                self.channel.close()
+            if self.channel.interrupted or self.channel.finished:  # closed on purpose (cancel/stop)
+                self.channel.shut()
                 raise SandboxGoneError(
                     f"sandbox {self.container_id[:12]}: channel closed by the worker"
                 ) from exc
@@ -202,12 +213,35 @@ class Sandbox:
                 f"sandbox {self.container_id[:12]}: executor channel broke ({exc}); {status.describe()}"
             ) from exc
 
+    def _reconnect(self, timeout_s: float) -> None:
+        """Take the executor's next connection, watching the container while waiting for it."""
+        deadline = time.monotonic() + timeout_s
+        self.channel.busy = True  # a stop() meanwhile must not close the listener under accept()
+        try:
+            while not self._accepted(deadline):
+                pass
+        finally:
+            self.channel.busy = False
+
+    def _accepted(self, deadline: float) -> bool:
+        if self.channel.finished:
+            raise protocol.ProtocolError("channel closed for good: the sandbox was stopped")
+        try:
+            self.channel.connect(min(STATUS_CHECK_INTERVAL_S, max(0.01, deadline - time.monotonic())))
+            return True
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+            if not container_status(self.container).running:
+                raise protocol.ProtocolError("the executor is gone and did not connect again") from None
+            return False
+
     def connect(self, deadline: float) -> None:
         """Connect to the executor as soon as its socket answers, or raise SandboxStartError."""
         attempt, next_status_check = 0, time.monotonic() + STATUS_CHECK_INTERVAL_S
         while True:
             try:
-                self.channel.connect(max(0.1, deadline - time.monotonic()))
+                self.channel.connect(min(STATUS_CHECK_INTERVAL_S, max(0.01, deadline - time.monotonic())))
                 self.hello(max(1.0, deadline - time.monotonic()))
                 return
             except (OSError, protocol.ProtocolError, SandboxError) as exc:
