@@ -84,6 +84,10 @@ class Hooks:
         failed prompt (``StopRun`` ends the run, e.g. to wait for a human's approval)."""
         return True
 
+    def gate(self, step: int, tool_use: dict[str, Any]) -> None:
+        """Before every computer action the task allows (after ``confirm``): an approval policy
+        raises ``AwaitApproval`` to hold it; any other exception refuses it as a failed prompt."""
+
 
 class HookChain(Hooks):
     """Fans every call out to several hooks, in order; one hook's failure never stops the others
@@ -130,6 +134,11 @@ class HookChain(Hooks):
         """Every hook must approve (the first refusal wins); a failing hook is not skipped but
         raises, so the call fails closed."""
         return all(hook.confirm(step, tool_use) is True for hook in self.hooks)
+
+    def gate(self, step: int, tool_use: dict[str, Any]) -> None:
+        """Every hook in turn; a failing hook is not skipped but raises, so the call fails closed."""
+        for hook in self.hooks:
+            hook.gate(step, tool_use)
 
     def cancel_requested(self) -> str | None:
         """The first hook's reason; a hook that cannot tell (Redis away) is asked again next step."""

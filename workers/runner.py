@@ -34,7 +34,7 @@ from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
-from workers.approval_policy import ApprovalPolicy
+from workers.approval_policy import policy_hooks
 from workers.artifacts.attempt import REPORT, RunArtifacts
 from workers.artifacts.index import write_index
 from workers.artifacts.report import render
@@ -325,7 +325,7 @@ class Attempt:
         self.transcript = TranscriptHook(self.artifacts)
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
         model = self.spec.model or s.default_model if self.spec.agent == "claude" else "script"
-        policy = [ApprovalPolicy(self.spec.approval, sandbox)] if self.spec.approval.asks else []
+        policy = policy_hooks(self.spec.approval, sandbox, s.approval_page_settle_s)
         self.hooks = HookChain(self.transcript, progress, limiter, metrics.MetricsHook(model), *policy)
         return self.hooks
 

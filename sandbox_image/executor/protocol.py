@@ -65,6 +65,10 @@ class Op(StrEnum):
     GLOB = "glob"  # files matching absolute paths or globs
     GET_FILE = "get_file"  # the reply is followed by the file streamed in frames (see above)
     EXEC = "exec"  # a command run to its end or its timeout: exit code, duration, bounded output
+    PAGE = "page"  # the focused window (title, app) and the browser's address (page.py)
+
+
+BROWSER_CLASSES = ("firefox", "firefox-esr", "navigator")  # WM_CLASS (lower-cased) of the browser
 
 
 class ImageTier(StrEnum):

@@ -289,6 +289,72 @@ tasks:
     assert "Typed." in json.dumps(answer) and not answer.get("is_error")
 
 
+SHOP_SERVER = """import http.server, pathlib
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_POST(self):
+        pathlib.Path("/tmp/posted").write_bytes(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"<title>Thanks</title>thanks")
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 8000), lambda *a: Handler(*a, directory="/home/user"))
+server.serve_forever()
+"""
+SHOP_PAGE = """<!doctype html><title>Checkout</title><style>button {position: fixed; inset: 0; width: 100%;
+height: 100%}</style><form method="post" action="/done"><input type="hidden" name="card" value="4242">
+<button>Pay</button></form>"""
+
+
+def test_a_click_that_could_submit_a_form_on_a_listed_host_waits_for_a_human(
+    redis_server: RedisServer, tmp_path: Path, sandbox_image: str
+) -> None:
+    """``submit_on``: the click on the form's button is held (nothing is posted while the run
+    waits); approved, the held click runs and the form is posted; the check reads what arrived."""
+    (tmp_path / "server.py").write_text(SHOP_SERVER)
+    (tmp_path / "form.html").write_text(SHOP_PAGE)
+    task = f"""
+tasks:
+  - name: shop
+    prompt: Pay for the order.
+    budgets: {{max_steps: 5, max_wall_s: 300}}
+    approval: {{submit_on: [localhost]}}
+    files:
+      - {{src: {tmp_path}/server.py, dest: /home/user/server.py}}
+      - {{src: {tmp_path}/form.html, dest: /home/user/form.html}}
+    setup:
+      - "(nohup python3 /home/user/server.py >/dev/null 2>&1 &)"
+      - launch: {{command: "firefox-esr http://localhost:8000/form.html", wait_for_window: Checkout,
+                  timeout_s: 90}}
+      - "for i in $(seq 120); do ls /home/user/.mozilla/firefox/*/sessionstore-backups/recovery.jsonlz4
+         && break; sleep 0.5; done"
+    checks:
+      - {{name: posted, run: "grep -q card=4242 /tmp/posted"}}
+"""
+    click = tool_use("left_click", {"coordinate": [512, 400]}, toolset=True)
+    with FakeAnthropicAPI() as api:
+        settle = tool_use("wait", {"duration": 2}, toolset=True)
+        api.enqueue(reply(click), reply(settle), reply(text("Paid.")))
+        fleet = Fleet(redis_server, tmp_path, ANTHROPIC_API_KEY="sk-ant-test",
+                      NIGHTSHIFT_ANTHROPIC_BASE_URL=api.base_url)
+        try:
+            fleet.start_worker()
+            run_id = _enqueue(fleet, task, tmp_path, "shop")
+            paused = fleet.wait_state(run_id, {"needs_approval", "failed", "succeeded"}, 180)
+            assert paused.state == "needs_approval", (paused.state, paused.error)
+            (pending,) = json.loads(fleet.cli("approvals", "--json").stdout)
+            asked_while_waiting = len(api.requests)
+            fleet.cli("approve", run_id, "--by", "erin")
+            record = fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
+        finally:
+            fleet.stop_all()
+
+    assert pending["what"] == "left_click on http://localhost:8000/form.html"
+    assert "submitting a form on localhost" in pending["why"]
+    assert asked_while_waiting == 1  # the held click is unanswered while the run waits
+    assert (record.state, record.verdict) == ("succeeded", "passed"), record
+    (answer,) = [b for b in api.requests[1].body["messages"][-1]["content"] if b["type"] == "tool_result"]
+    assert not answer.get("is_error")
+
+
 def test_cancelling_a_waiting_run_ends_it_cancelled_and_removes_its_container(
     redis_server: RedisServer, tmp_path: Path, sandbox_image: str
 ) -> None:

@@ -23,6 +23,7 @@ from workers.agent.toolgate import (
     MAX_INPUT_DEPTH,
     TOO_DEEP,
     ask_confirm,
+    ask_gate,
     computer_action,
     depth,
     disabled,
@@ -171,7 +172,8 @@ class ToolRunner:
             return None
         if action in self.spec.disabled:
             return ToolOutput.error(disabled(action))
-        return ask_confirm(self.hooks, self.step, block, action)
+        refused = ask_confirm(self.hooks, self.step, block, action)
+        return refused or ask_gate(self.hooks, self.step, block, action)
 
     def _structured(self, name: str, tool_input: Any, turn: Turn) -> ToolOutput:
         if name == DECLARE_INFEASIBLE:
