@@ -1,6 +1,7 @@
 """What N sandboxes waiting for an approval cost the machine: CPU and memory running idle, then
-frozen with ``docker pause`` (what workers/pause.py does), and how long a resume takes (unpause,
-reconnect to the executor, first screenshot).
+released and frozen with ``docker pause`` (what workers/pause.py does), and how long a resume takes
+(unpause, take the sandbox over with ``SandboxLauncher.attach`` as another worker would, first
+screenshot).
 
 - CPU: the cgroup's ``cpu_usage.total_usage`` over a window against the host's
   ``system_cpu_usage`` sampled with it, times ``online_cpus`` (``docker stats``' formula), as a share
@@ -60,12 +61,13 @@ def measure(sandboxes: list[Sandbox], window_s: float) -> tuple[float, float]:
     return cpu, sum(a[3] for a in after) / MIB
 
 
-def resume_ms(sandbox: Sandbox) -> float:
+def resume(launcher: SandboxLauncher, paused: Sandbox) -> tuple[Sandbox, float]:
+    """The sandbox taken over after unpausing, and the milliseconds it took to a screenshot."""
     started = time.perf_counter()
-    sandbox.container.unpause()
-    sandbox.connect(time.monotonic() + 30)
+    paused.container.unpause()
+    sandbox = launcher.attach(paused.container, timeout_s=30)
     sandbox.call(COMPUTER, {"action": "screenshot"})
-    return (time.perf_counter() - started) * 1000
+    return sandbox, (time.perf_counter() - started) * 1000
 
 
 def main() -> None:
@@ -88,11 +90,12 @@ def main() -> None:
         time.sleep(2)  # let the desktops settle after their first screenshot
         cpu_running, mem_running = measure(sandboxes, args.window)
         for sandbox in sandboxes:
-            sandbox.channel.close()
+            sandbox.release()
             if not freeze(sandbox.container):
                 print(f"{sandbox.container_id[:12]}: docker pause did not take")
         cpu_paused, mem_paused = measure(sandboxes, args.window)
-        resumes = [resume_ms(s) for s in sandboxes]
+        resumed = [resume(launcher, s) for s in sandboxes]
+        sandboxes, resumes = [s for s, _ in resumed], [ms for _, ms in resumed]
     finally:
         for sandbox in sandboxes:
             sandbox.stop()
@@ -102,7 +105,7 @@ def main() -> None:
           f"memory {mem_running:.0f} MiB ({mem_running / n:.0f} MiB each)")
     print(f"paused:        CPU {cpu_paused:.3f} % of a core in all, memory {mem_paused:.0f} MiB "
           f"({mem_paused / n:.0f} MiB each)")
-    print(f"resume (unpause + reconnect + screenshot): median {statistics.median(resumes):.0f} ms, "
+    print(f"resume (unpause + attach + screenshot): median {statistics.median(resumes):.0f} ms, "
           f"max {max(resumes):.0f} ms")
 
 
