@@ -3,13 +3,17 @@ machine — real redis-server, a real Celery worker with C concurrent sandboxes,
 the local artifact store. Prints wall time, runs/hour, enqueue -> first step latency (median,
 p95) and fleet overhead per step (step time minus the executor's own time).
 
-    .venv/bin/python bench/fleet.py [--runs 100] [--concurrency 4]
+    .venv/bin/python bench/fleet.py [--runs 100] [--concurrency 4] [--idle-runs 10] [--pool 2]
     .venv/bin/python bench/fleet.py --soak 1000   # Redis memory over 1,000 runs, recovery times
+
+The idle figure is printed twice in one run: cold (a worker with the warm pool off) and warm (a
+worker keeping ``--pool`` ready sandboxes; each run enqueued once the pool is full again).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -28,9 +33,12 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import events  # noqa: E402
+from core import events, keys  # noqa: E402
+from core.events import EventType  # noqa: E402
 from core.records import Records  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from core.states import TERMINAL  # noqa: E402
+from workers.sandbox.pool import default_shape  # noqa: E402
 
 STEPS = [
     {"name": "computer", "input": {"action": "screenshot"}},
@@ -79,9 +87,10 @@ def _step_overheads(run_dir: Path) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=100, help="the batch (0: only the idle figures)")
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--idle-runs", type=int, default=10, help="runs enqueued one at a time")
+    parser.add_argument("--idle-runs", type=int, default=10, help="runs enqueued one at a time, per mode")
+    parser.add_argument("--pool", type=int, default=2, help="warm pool size of the warm mode")
     parser.add_argument("--soak", type=int, default=0, help="instead: N short runs, memory and recovery")
     parser.add_argument("--retention", type=int, default=30, help="record retention in the soak (s)")
     args = parser.parse_args()
@@ -94,65 +103,74 @@ def main() -> None:
            "NIGHTSHIFT_SANDBOX_SOCKET_DIR": tempfile.mkdtemp(prefix="nsb-", dir="/tmp"),
            "NIGHTSHIFT_LOG_LEVEL": "WARNING",
            "NIGHTSHIFT_WORKER_CONCURRENCY": str(args.concurrency)}
-    bin_dir = Path(sys.executable).parent
     if args.soak:
+        from bench.soak import run_soak
+
         env |= {"NIGHTSHIFT_RECORD_RETENTION_S": str(args.retention), "NIGHTSHIFT_REAPER_INTERVAL_S": "10",
-                "NIGHTSHIFT_METRICS_PORT": "0"}
-        _soak(args, env, tmp, bin_dir, redis_proc)
+                "NIGHTSHIFT_METRICS_PORT": "0", "NIGHTSHIFT_WARM_POOL_SIZE": "0"}
+        run_soak(args.soak, env, tmp, Path(sys.executable).parent, redis_proc)
         return
-    worker = _worker(bin_dir, env, tmp)
+    client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
+    try:
+        if args.runs:
+            with _worker(env | {"NIGHTSHIFT_WARM_POOL_SIZE": str(args.pool)}, tmp):
+                began = time.time()
+                batch = str(_task_file(tmp / "t.json", args.runs))
+                run_ids = _enqueue_and_wait(client, [*_enqueue(), batch], env)
+                _report(client, run_ids, time.time() - began, tmp / "artifacts", args)
+        for mode, pool in (("cold", 0), ("warm", args.pool)):
+            with _worker(env | {"NIGHTSHIFT_WARM_POOL_SIZE": str(pool)}, tmp):
+                _idle(client, env, tmp, mode, pool, args.idle_runs)
+    finally:
+        redis_proc.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _enqueue() -> list[str]:
+    return [str(Path(sys.executable).parent / "nightshift"), "enqueue"]
+
+
+@contextlib.contextmanager
+def _worker(env: dict[str, str], tmp: Path) -> Iterator[None]:
+    """One Celery worker from the venv (its main process keeps the warm pool); stopped with TERM,
+    which drains the pool."""
+    celery = str(Path(sys.executable).parent / "celery")
+    worker = subprocess.Popen([celery, "-A", "workers.main", "worker", "-Q", "bench",
+                               "--without-gossip", "--without-mingle", "-O", "fair", "--loglevel", "WARNING"],
+                              cwd=ROOT, env=env, stdout=open(tmp / "worker.log", "ab"),  # noqa: SIM115
+                              stderr=subprocess.STDOUT, start_new_session=True)
     try:
         time.sleep(3)  # let the worker connect before the clock starts (bench only)
-        client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
-        began = time.time()
-        enqueue = [str(bin_dir / "nightshift"), "enqueue"]
-        run_ids = _enqueue_and_wait(client, [*enqueue, str(_task_file(tmp / "t.json", args.runs))], env)
-        wall_s = time.time() - began
-        _report(client, run_ids, wall_s, tmp / "artifacts", args)
-        idle = [r for _ in range(args.idle_runs)
-                for r in _enqueue_and_wait(client, [*enqueue, str(_task_file(tmp / "one.json", 1))], env)]
-        latencies = _first_step_latencies(client, idle)
-        _breakdown(client, idle)
-        print(f"idle fleet, enqueue -> first step: median {statistics.median(latencies):.3f} s, "
-              f"p95 {_pct(latencies, 0.95):.3f} s (n={len(latencies)}, one run at a time)")
+        yield
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=60)
-        redis_proc.terminate()
-        shutil.rmtree(tmp, ignore_errors=True)
+        worker.wait(timeout=120)
 
 
-def _worker(bin_dir: Path, env: dict[str, str], tmp: Path, kind: str = "worker") -> subprocess.Popen[bytes]:
-    extra = ["-Q", "bench", "--without-gossip", "--without-mingle", "-O", "fair"] if kind == "worker" else \
-        ["--schedule", str(tmp / "beat-schedule")]
-    command = [str(bin_dir / "celery"), "-A", "workers.main", kind, *extra, "--loglevel", "WARNING"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=open(tmp / f"{kind}.log", "ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+def _idle(client: redis.Redis, env: dict[str, str], tmp: Path, mode: str, pool: int, runs: int) -> None:
+    """Runs enqueued one at a time on an idle fleet (warm: each after the pool is full again)."""
+    idle: list[str] = []
+    for _ in range(runs):
+        if pool:
+            _wait_pool_full(client, pool)
+        idle += _enqueue_and_wait(client, [*_enqueue(), str(_task_file(tmp / "one.json", 1))], env)
+    latencies = _first_step_latencies(client, idle)
+    warm = sum(1 for r in idle for e in events.read(client, r)
+               if e.type == EventType.SANDBOX and e.data.get("warm"))
+    print(f"idle fleet, {mode} (pool {pool}, {warm}/{len(idle)} runs warm), enqueue -> first step: "
+          f"median {statistics.median(latencies):.3f} s, p95 {_pct(latencies, 0.95):.3f} s "
+          f"(n={len(latencies)})")
+    _breakdown(client, idle)
 
 
-def _soak(args: argparse.Namespace, env: dict[str, str], tmp: Path, bin_dir: Path,
-          redis_proc: subprocess.Popen[bytes]) -> None:
-    from bench.soak import recovery, soak
-
-    procs = [_worker(bin_dir, env, tmp), _worker(bin_dir, env, tmp, "beat")]
-    try:
-        time.sleep(3)
-        client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
-        enqueue = [str(bin_dir / "nightshift"), "enqueue"]
-        soak(client, enqueue, env, tmp, args.soak)
-
-        def restart() -> subprocess.Popen[bytes]:
-            procs.append(_worker(bin_dir, env, tmp))
-            return procs[-1]
-
-        recovery(client, enqueue, env, tmp, procs[0], restart)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
-        redis_proc.terminate()
-        shutil.rmtree(tmp, ignore_errors=True)
+def _wait_pool_full(client: redis.Redis, size: int, timeout_s: float = 120.0) -> None:
+    settings = Settings(queue_name="bench")
+    key = keys.pool_ready("bench", socket.gethostname(), default_shape(settings).key)
+    deadline = time.monotonic() + timeout_s
+    while client.llen(key) < size:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the warm pool did not fill within {timeout_s:.0f} s")
+        time.sleep(0.1)
 
 
 def _enqueue_and_wait(client: redis.Redis, command: list[str], env: dict[str, str]) -> list[str]:

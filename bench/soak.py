@@ -7,6 +7,7 @@ worker's pool child (Celery redelivers) and after killing the whole worker (only
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,3 +94,37 @@ def recovery(client: redis.Redis, enqueue: list[str], env: dict[str, str], tmp: 
         print(f"recovery after killing the {how}: attempt 2 started after {resumed_s:.1f} s; "
               f"run {records.get(run_id).state}")
     sys.stdout.flush()
+
+
+def _process(bin_dir: Path, env: dict[str, str], tmp: Path, kind: str = "worker") -> subprocess.Popen[bytes]:
+    extra = ["-Q", "bench", "--without-gossip", "--without-mingle", "-O", "fair"] if kind == "worker" else \
+        ["--schedule", str(tmp / "beat-schedule")]
+    command = [str(bin_dir / "celery"), "-A", "workers.main", kind, *extra, "--loglevel", "WARNING"]
+    log = open(tmp / f"{kind}.log", "ab")  # noqa: SIM115 - lives as long as the process
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def run_soak(runs: int, env: dict[str, str], tmp: Path, bin_dir: Path,
+             redis_proc: subprocess.Popen[bytes]) -> None:
+    """``bench/fleet.py --soak N``: a worker and beat, the soak, then the recovery times."""
+    procs = [_process(bin_dir, env, tmp), _process(bin_dir, env, tmp, "beat")]
+    try:
+        time.sleep(3)
+        client = redis.Redis.from_url(env["NIGHTSHIFT_REDIS_URL"])
+        enqueue = [str(bin_dir / "nightshift"), "enqueue"]
+        soak(client, enqueue, env, tmp, runs)
+
+        def restart() -> subprocess.Popen[bytes]:
+            procs.append(_process(bin_dir, env, tmp))
+            return procs[-1]
+
+        recovery(client, enqueue, env, tmp, procs[0], restart)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
+        redis_proc.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     RETRYING = "retrying"  # an attempt hit a transient failure; the next attempt follows
     RESUMED = "resumed"  # the reaper re-sent a run whose worker died
     REPORT_RENDERED = "report_rendered"  # a worker wrote the run's report.html again (url or error)
+    SANDBOX = "sandbox"  # the attempt's sandbox: warm (claimed from the host's pool) or cold, and when
     MODEL_MIGRATED = "model_migrated"  # settings.model_migrations rewrote the task's model at enqueue
     APPROVAL_REQUESTED = "approval_requested"  # the run paused to ask a human (what, why, deadline)
     APPROVAL_DECIDED = "approval_decided"  # approved/denied (who, when, note) or timed out

@@ -96,3 +96,33 @@ def run_paused(run_id: str) -> str:
 def approvals_index() -> str:
     """Sorted set: run ids waiting for a decision, scored by their approval deadline."""
     return f"{PREFIX}:approvals"
+
+
+def pool_ready(fleet: str, worker: str, shape_key: str) -> str:
+    """List: the ready, unclaimed pooled sandboxes of one shape on one worker host (JSON entries)."""
+    return f"{PREFIX}:pool:{fleet}:{worker}:ready:{shape_key}"
+
+
+def pool_shapes(fleet: str, worker: str) -> str:
+    """Sorted set: the shapes runs asked for on this host, scored by when they last asked."""
+    return f"{PREFIX}:pool:{fleet}:{worker}:shapes"
+
+
+def pool_wake(fleet: str, worker: str) -> str:
+    """List: a claim pushes here so the host's keeper refills at once."""
+    return f"{PREFIX}:pool:{fleet}:{worker}:wake"
+
+
+def pool_stats(fleet: str, worker: str) -> str:
+    """Hash: the host's pool counters (claimed warm, cold starts, started, recycled, idle)."""
+    return f"{PREFIX}:pool:{fleet}:{worker}:stats"
+
+
+def pool_claim(container_id: str) -> str:
+    """String with TTL (JSON): the run that claimed a pooled sandbox (run id, attempt, deadline)."""
+    return f"{PREFIX}:pool:claim:{container_id}"
+
+
+def pool_owner(owner: str) -> str:
+    """String with TTL: a live pool keeper's heartbeat; gone means its idle sandboxes are orphans."""
+    return f"{PREFIX}:pool:owner:{owner}"

@@ -61,6 +61,7 @@ class RunRecord:
     verdict: Verdict | None = None  # what the checks say (None: no checks, or they could not run)
     checks: list[dict[str, Any]] = field(default_factory=list)  # name, passed, exit code, duration, output
     queue: str | None = None  # the fleet (Celery queue) it was sent to: only that fleet resumes it
+    paused_s: float = 0.0  # seconds the attempt waited for approvals: its sandbox's deadline moves by as much
 
     @property
     def terminal(self) -> bool:

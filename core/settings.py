@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     sandbox_start_timeout_s: float = 30.0
     sandbox_ready_timeout_s: float = 20.0
     tool_timeout_s: float = 180.0
+    # Warm pool (issue 14): ready sandboxes started ahead per (image, size, network), never reused.
+    warm_pool_size: int = Field(2, ge=0, description="idle sandboxes per shape; 0 disables the pool")
+    warm_pool_ttl_s: float = Field(600.0, gt=0, description="an idle pooled sandbox is recycled after this")
+    warm_pool_interval_s: float = Field(1.0, gt=0, description="the keeper's pass when nothing wakes it")
+    warm_pool_shape_ttl_s: float = Field(3600.0, gt=0, description="unasked shapes drain")
 
     # --- After the agent: outputs leave the sandbox, then checks run (issue 10) --------------------
     outputs_max_files: int = Field(200, ge=0, description="files collected per run; the rest skipped")

@@ -26,10 +26,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DISPLAY_NUM = 1
 X_READY_TIMEOUT_S = 30.0
@@ -118,6 +120,48 @@ def make_socket_dir() -> None:
         pass
 
 
+def plain_desktop(width: int, height: int, colour: str) -> object:
+    """A screen-sized window of type DESKTOP in one colour, painted by the X server itself (no
+    redraws, no CPU), mapped once the window manager runs so that mutter stacks it below every
+    window from the start (mapped before, it could cover the panel for a moment). Returns the
+    connection that owns it, or None when it cannot be made (mutter's own background shows)."""
+    try:
+        from Xlib import X, Xatom, display
+
+        conn = display.Display(f":{DISPLAY_NUM}")
+        screen = conn.screen()
+        pixel = int(colour, 16)  # TrueColor, 24 bit: the pixel is the RGB value
+        screen.root.change_attributes(background_pixel=pixel)
+        screen.root.clear_area()
+        window = screen.root.create_window(0, 0, width, height, 0, screen.root_depth, X.InputOutput,
+                                           X.CopyFromParent, background_pixel=pixel)
+        atom = conn.intern_atom
+        desktop_type = atom("_NET_WM_WINDOW_TYPE_DESKTOP")
+        window.change_property(atom("_NET_WM_WINDOW_TYPE"), Xatom.ATOM, 32, [desktop_type])
+        window.change_property(atom("_NET_WM_STATE"), Xatom.ATOM, 32,
+                               [atom("_NET_WM_STATE_SKIP_TASKBAR"), atom("_NET_WM_STATE_SKIP_PAGER")])
+        window.set_wm_name("Desktop")
+        window.set_wm_class("nightshift-desktop", "Desktop")
+        conn.sync()
+    except Exception as exc:
+        print(f"start: plain desktop not set: {exc}", file=sys.stderr)
+        return None
+    threading.Thread(target=_map_under_wm, args=(conn, window), name="desktop", daemon=True).start()
+    return conn
+
+
+def _map_under_wm(conn: Any, window: Any) -> None:
+    """Map the desktop window as soon as a window manager announces itself (or after the X ready
+    timeout without one)."""
+    check = conn.intern_atom("_NET_SUPPORTING_WM_CHECK")
+    root = conn.screen().root
+    deadline = time.monotonic() + X_READY_TIMEOUT_S
+    while time.monotonic() < deadline and root.get_full_property(check, 0) is None:
+        time.sleep(0.02)
+    window.map()
+    conn.sync()
+
+
 @dataclass
 class Child:
     name: str
@@ -135,6 +179,7 @@ class Supervisor:
     height: int
     children: dict[int, Child] = field(default_factory=dict)
     stopping: bool = False
+    desktop: object = None  # the X connection that holds the desktop window (it lives as long)
 
     def env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "DISPLAY": f":{DISPLAY_NUM}", **extra}
@@ -195,6 +240,9 @@ class Supervisor:
         with contextlib.suppress(BrokenPipeError):
             os.write(relay_write, f"{DISPLAY_NUM}\n".encode())
         os.close(relay_write)
+        from sandbox_image.executor.desktop import DESKTOP_COLOUR
+
+        self.desktop = plain_desktop(self.width, self.height, DESKTOP_COLOUR)
         self.launch(Child("mutter", self.spawn_mutter))
         self.launch(Child("panel", self.spawn_panel))
         self.launch(Child("clipboard", self.spawn_clipboard))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -10,6 +10,9 @@ from celery.schedules import crontab
 from core.broker import CHECK_SCHEDULES_TASK, REFRESH_MODELS_TASK, time_limits, transport_options
 from core.settings import Settings
 from scheduler.cron import beat_schedule
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -94,9 +97,24 @@ def _start_reaper_with_worker(settings: Settings, app: Celery) -> None:
         from workers.metrics import serve_metrics
         from workers.runtime import Runtime
 
-        reaper = ContainerReaper(Runtime.build(settings), settings.reaper_interval_s, app)
+        rt = Runtime.build(settings)
+        reaper = ContainerReaper(rt, settings.reaper_interval_s, app)
         reaper.start()
         serve_metrics(settings)
         worker_shutdown.connect(lambda **__: reaper.stop(), weak=False)
+        _start_pool(rt)
 
     worker_ready.connect(on_ready, weak=False)
+
+
+def _start_pool(rt: Runtime) -> None:
+    """The host's warm pool (workers/sandbox/pool_keeper.py), drained when the worker stops."""
+    from celery.signals import worker_shutdown
+
+    from workers.sandbox.pool_keeper import PoolKeeper
+
+    if rt.settings.warm_pool_size <= 0:
+        return
+    keeper = PoolKeeper(rt.launcher, rt.redis, rt.settings, rt.hostname)
+    keeper.start()
+    worker_shutdown.connect(lambda **__: keeper.stop(), weak=False)

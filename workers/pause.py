@@ -85,13 +85,24 @@ def pause(ctx: PauseContext, sandbox: Sandbox, group: ToolGroup, request: AwaitA
     state = {"agent": {**request.state, "tool_use": request.tool_use}, "paused_at": now,
              "artifacts": ctx.artifacts.snapshot(), "transcript": ctx.transcript.snapshot(),
              "image_tier": sandbox.image_tier, "spent": list(ctx.spent),
+             "paused_s_before": ctx.records.get(ctx.run_id).paused_s,
              "admission": asdict(ctx.admission) if ctx.admission else None}
     rt.redis.set(keys.run_paused(ctx.run_id), json.dumps(ctx.redactor.deep(state), separators=(",", ":")))
     sandbox.release()
+    _keep_claim(rt, sandbox.container_id, deadline - now)
     frozen = freeze(sandbox.container)
     ctx.records.transition(ctx.run_id, RunState.NEEDS_APPROVAL, ctx.attempt, expect=(RunState.RUNNING,))
     open_request(ctx, sandbox, request, deadline, screenshot)
     return Paused(ctx.run_id, deadline, frozen)
+
+
+def _keep_claim(rt: Runtime, container_id: str, wait_s: float) -> None:
+    """A warm sandbox's claim (workers/sandbox/pool.py) outlives the wait, so that neither the pool
+    keeper nor the reaper takes it for an unclaimed one."""
+    claim = keys.pool_claim(container_id)
+    ttl = rt.redis.ttl(claim)
+    if ttl > 0:
+        rt.redis.expire(claim, int(ttl + wait_s))
 
 
 def freeze(container: Container, tries: int = FREEZE_TRIES) -> bool:
@@ -202,6 +213,23 @@ def load(rt: Runtime, run_id: str) -> Resume | None:
     if request is None or raw is None:
         return None
     return Resume(request, json.loads(raw))
+
+
+def resumed(records: Records, run_id: str, attempt: int, resume: Resume | None, worker: str) -> bool:
+    """Back to ``running`` after a decision, the time it waited added to ``paused_s`` (the sandbox's
+    deadline moves by as much); a timed-out run stays paused until it ends; a run whose request or
+    state is gone fails (nothing can go on)."""
+    if resume is None:
+        lost = StopReason.APPROVAL_LOST
+        records.transition(run_id, RunState.FAILED, attempt, expect=(RunState.NEEDS_APPROVAL,),
+                           stop_reason=lost, error=lost)
+        return False
+    if resume.ends:
+        return True
+    waited_s = time.time() - float(resume.state["paused_at"])
+    paused_s = float(resume.state.get("paused_s_before", 0.0)) + waited_s
+    return records.transition(run_id, RunState.RUNNING, attempt, expect=(RunState.NEEDS_APPROVAL,),
+                              worker=worker, paused_s=round(paused_s, 3))
 
 
 def spent_before(resume: Resume) -> Spent:

@@ -48,6 +48,7 @@ from workers.outcome import RunResult
 from workers.progress import ProgressHook
 from workers.runtime import Runtime
 from workers.sandbox.egress import Admission
+from workers.sandbox.pool import Shape, start_for_run
 from workers.sandbox.sandbox import Sandbox
 from workers.setup import run_setup
 
@@ -144,7 +145,8 @@ class Attempt:
             return self._run()
 
     def _run(self) -> dict[str, Any]:
-        moved = self._resumed() if self.resuming else self.records.transition(
+        resumed = pause.resumed(self.records, self.run_id, self.attempt, self.resume, self.rt.hostname)
+        moved = resumed if self.resuming else self.records.transition(
             self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
@@ -158,25 +160,13 @@ class Attempt:
             pause.finished(self.rt, self.run_id)
         return {"run_id": self.run_id, "attempt": self.attempt, "state": outcome.state}
 
-    def _resumed(self) -> bool:
-        """Back to ``running`` after a decision; a timed-out run stays paused until it ends."""
-        if self.resume is None:  # its request or state is gone: nothing can go on
-            lost = StopReason.APPROVAL_LOST
-            self.records.transition(self.run_id, RunState.FAILED, self.attempt,
-                                    expect=(RunState.NEEDS_APPROVAL,), stop_reason=lost, error=lost)
-            return False
-        if self.resume.ends:
-            return True
-        return self.records.transition(self.run_id, RunState.RUNNING, self.attempt,
-                                       expect=(RunState.NEEDS_APPROVAL,), worker=self.rt.hostname)
-
     def _outcome(self) -> RunResult | None:
         """How the attempt ended; None when it paused for an approval."""
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
                 stack.callback(self._close_egress)  # after the sandbox stopped: its tunnels are logged
-                sandbox = self._sandbox(secrets)
+                sandbox = self._sandbox()
                 stack.callback(self._release, sandbox)
                 if self.resume is None:
                     self._admit(sandbox)
@@ -247,28 +237,32 @@ class Attempt:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
         return self.secrets
 
-    def _sandbox(self, secrets: dict[str, str]) -> Sandbox:
-        return pause.reattach(self.rt, self.resume) if self.resume else self._start_sandbox(secrets)
+    def _sandbox(self) -> Sandbox:
+        return pause.reattach(self.rt, self.resume) if self.resume else self._start_sandbox()
 
-    def _start_sandbox(self, secrets: dict[str, str]) -> Sandbox:
-        """Start the sandbox; an allowlisted one on the egress network, its proxy made ready first
-        (no proxy, no run: it never falls back to an open network)."""
-        network: bool | str = self.spec.network_mode == "internet"
-        env = dict(secrets)
-        if self.spec.network_mode == "allowlist":
-            env.update(self.rt.egress.proxy_env(self.rt.egress.ensure()))
-            network = self.rt.egress.name
+    def _start_sandbox(self) -> Sandbox:
+        """Claim a warm sandbox of the run's shape, else start one; an allowlisted run always starts
+        its own on the egress network, its proxy made ready first (no proxy, no run: it never falls
+        back to an open network). Secrets never go into a container's environment (_prepare)."""
         width, height = self.spec.display_size
         deadline = int(time.time() + self.spec.budgets.max_wall_s + self.rt.settings.time_limit_grace_s)
         sandbox_labels = labels.for_attempt(self.run_id, self.attempt, deadline, self.rt.hostname,
                                             self.rt.settings.queue_name)
-        began = time.monotonic()
-        sandbox = self.rt.launcher.start(
-            run_id=self.run_id, width=width, height=height, network=network,
-            labels=sandbox_labels, env=env, image=self.spec.image,
-        )
+        rt, began = self.rt, time.monotonic()
+        if self.spec.network_mode == "allowlist":
+            env = rt.egress.proxy_env(rt.egress.ensure())
+            sandbox = rt.launcher.start(run_id=self.run_id, width=width, height=height,
+                                        network=rt.egress.name, labels=sandbox_labels, env=env,
+                                        image=self.spec.image)
+            warm = False
+        else:
+            shape = Shape(self.spec.image or rt.settings.sandbox_image, width, height,
+                          self.spec.network_mode == "internet")
+            sandbox, warm = start_for_run(rt.launcher, rt.redis, rt.hostname, shape, sandbox_labels)
         metrics.SANDBOX_START_SECONDS.observe(time.monotonic() - began)
         self.records.update(self.run_id, container_id=sandbox.container_id)
+        self.records.event(self.run_id, EventType.SANDBOX, warm=warm, attempt=self.attempt,
+                           container=sandbox.container_id[:12])
         return sandbox
 
     def _admit(self, sandbox: Sandbox) -> None:
@@ -287,6 +281,8 @@ class Attempt:
         self.artifacts.put(EGRESS_LOG, data, "application/x-ndjson")
 
     def _prepare(self, sandbox: Sandbox, hooks: Hooks) -> None:
+        if self.secrets:  # the shells' environment, never the container's (a pooled one predates the run)
+            sandbox.set_env(self.secrets)
         for index, file in enumerate(self.spec.files):
             sandbox.put_file(file.dest, self.records.input_file(self.run_id, index), file.mode)
         sandbox.wait_ready()

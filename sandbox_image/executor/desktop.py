@@ -19,6 +19,10 @@ from Xlib.error import XError
 from sandbox_image.executor.result import ToolError
 
 PANEL_CLASS = "tint2"
+# The plain desktop colour (RRGGBB) that start.py paints; the panel counts as drawn once its strip
+# shows anything else.
+DESKTOP_COLOUR = os.environ.get("NIGHTSHIFT_DESKTOP_COLOUR", "1d3f6a")
+PANEL_POLL_S = 0.02
 _X_READY_LOCK = threading.Lock()
 
 
@@ -54,10 +58,14 @@ def _wm_running(display: Display, root: Any) -> bool:
 
 def _panel_mapped(window: Any, depth: int = 2) -> bool:
     """A viewable window of class tint2 among the root's children (or, if framed, grandchildren)."""
+    return _find_panel(window, depth) is not None
+
+
+def _find_panel(window: Any, depth: int = 2) -> Any | None:
     try:
         children = window.query_tree().children
     except XError:
-        return False
+        return None
     for child in children:
         try:
             wm_class = child.get_wm_class()
@@ -65,10 +73,37 @@ def _panel_mapped(window: Any, depth: int = 2) -> bool:
         except XError:
             continue
         if wm_class and PANEL_CLASS in wm_class and mapped:
-            return True
-        if depth > 1 and mapped and _panel_mapped(child, depth - 1):
-            return True
-    return False
+            return child
+        found = _find_panel(child, depth - 1) if depth > 1 and mapped else None
+        if found is not None:
+            return found
+    return None
+
+
+def panel_row() -> tuple[int, int, int] | None:
+    """The panel's middle row on screen: (y, x from, x to), or None without a mapped panel."""
+    display = Display(display_name())
+    try:
+        root = display.screen().root
+        panel = _find_panel(root)
+        if panel is None:
+            return None
+        geometry = panel.get_geometry()
+        origin = panel.translate_coords(root, 0, 0)
+    except XError:
+        return None
+    finally:
+        display.close()
+    x, y = -origin.x, -origin.y
+    return y + geometry.height // 2, x, x + geometry.width
+
+
+def panel_drawn(bgra: bytes, width: int, row: tuple[int, int, int]) -> bool:
+    """Whether the panel's row in a BGRX frame shows anything but the plain desktop colour."""
+    y, x0, x1 = row
+    line = bgra[(y * width + max(0, x0)) * 4:(y * width + min(width, x1)) * 4]
+    r, g, b = bytes.fromhex(DESKTOP_COLOUR)
+    return any(line[i] != b or line[i + 1] != g or line[i + 2] != r for i in range(0, len(line), 4))
 
 
 def desktop_state(display: Display) -> dict[str, bool]:

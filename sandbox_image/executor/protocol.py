@@ -16,6 +16,8 @@ Request (JSON)::
     {"id": "2", "op": "wait_ready", "timeout_s": 20}  -> waits for window manager and panel
     {"id": "3", "op": "put_file", "path": "/home/user/x", "mode": 420, "size": N}  + one binary frame
     {"id": "4", "op": "shutdown"}
+    {"id": "8", "op": "set_env", "env": {"API_TOKEN": "..."}}  -> the bash tool's (and exec's)
+        environment from now on; a running shell is restarted; the reply names the variables only
 
 After the agent (outputs, then checks)::
 
@@ -66,6 +68,7 @@ class Op(StrEnum):
     GET_FILE = "get_file"  # the reply is followed by the file streamed in frames (see above)
     EXEC = "exec"  # a command run to its end or its timeout: exit code, duration, bounded output
     PAGE = "page"  # the focused window (title, app) and the browser's address (page.py)
+    SET_ENV = "set_env"  # variables (secrets) for every shell started from now on; never logged
 
 
 BROWSER_CLASSES = ("firefox", "firefox-esr", "navigator")  # WM_CLASS (lower-cased) of the browser

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any, cast
 
-from sandbox_image.executor import afterwards, desktop, page, protocol
+from sandbox_image.executor import afterwards, desktop, page, protocol, session_env
 from sandbox_image.executor.protocol import ImageTier
 from sandbox_image.executor.result import ConfigurableTool, Tool, ToolError, ToolResult
 from sandbox_image.executor.scaling import api_size_for, tier_of
@@ -174,9 +174,18 @@ class Executor:
         return reply
 
     def _settle_screen(self, budget_s: float) -> None:
-        """Let the freshly mapped panel finish drawing, so the first screenshot shows the desktop."""
+        """Let the freshly mapped panel finish drawing, so the first screenshot shows the desktop:
+        until its strip shows more than the plain desktop colour, then until the screen is quiet."""
         computer: Any = self.tool_for("computer_20250124", "computer")
-        computer.capture.settle(quiet_s=READY_QUIET_S, cap_s=max(0.0, min(budget_s, READY_SETTLE_CAP_S)))
+        cap_s = max(0.0, min(budget_s, READY_SETTLE_CAP_S))
+        deadline = time.monotonic() + cap_s
+        row = desktop.panel_row()
+        while row is not None and time.monotonic() < deadline:
+            frame = computer.capture.grab()
+            if desktop.panel_drawn(frame.bgra, frame.width, row):
+                break
+            time.sleep(desktop.PANEL_POLL_S)
+        computer.capture.settle(quiet_s=READY_QUIET_S, cap_s=max(0.0, deadline - time.monotonic()))
 
     def put_file(self, request: dict[str, Any], payload: bytes) -> Reply:
         path, mode = request.get("path"), request.get("mode", 0o644)
@@ -219,10 +228,18 @@ class Executor:
         reply.message["data"] = page.page(float(settle), self.input_clock)
         return reply
 
+    def set_env(self, request: dict[str, Any]) -> Reply:
+        env = session_env.parse(request)
+        text = session_env.apply(env)
+        shell = self.tools.get("bash_")
+        if shell is not None:  # a shell started before has the old environment
+            cast(Any, shell).close()
+        return Reply(request.get("id"), text)
+
     def handle(self, request: dict[str, Any], payload: bytes | None) -> Reply:
         op = request.get("op")
         after = {protocol.Op.GLOB: self.glob, protocol.Op.GET_FILE: self.get_file,
-                 protocol.Op.EXEC: self.exec, protocol.Op.PAGE: self.page}
+                 protocol.Op.EXEC: self.exec, protocol.Op.SET_ENV: self.set_env, protocol.Op.PAGE: self.page}
         if op in after:
             return after[op](request)
         if op == protocol.Op.CALL:

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from core.events import EventType
 from tests.ceph import CephS3
 from tests.conftest import ROOT, RedisServer
 from tests.fleet.conftest import Fleet, write_tasks
@@ -31,10 +32,18 @@ def _run_dir(fleet: Fleet, run_id: str, attempt: int) -> Path:
     return Path(fleet.env["NIGHTSHIFT_ARTIFACTS_DIR"]) / "runs" / run_id / f"attempt-{attempt}"
 
 
-def _sandboxes(run_id: str) -> list[str]:
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=nightshift.run_id={run_id}"],
-                         capture_output=True, text=True, check=True)
-    return out.stdout.split()
+def _sandboxes(fleet: Fleet, run_id: str) -> list[str]:
+    """The run's containers: labelled with its id (cold) or claimed from the warm pool (their ids
+    are in the run's ``sandbox`` events, one per attempt)."""
+    filters = [f"label=nightshift.run_id={run_id}"]
+    events = fleet.records.events(run_id)
+    filters += [f"id={e['container']}" for e in events if e.get("type") == EventType.SANDBOX]
+    found: set[str] = set()
+    for docker_filter in filters:
+        out = subprocess.run(["docker", "ps", "-aq", "--filter", docker_filter],
+                             capture_output=True, text=True, check=True)
+        found.update(out.stdout.split())
+    return sorted(found)
 
 
 def _enqueue(fleet: Fleet, task_file: Path) -> list[str]:
@@ -61,7 +70,7 @@ def test_the_example_batch_runs_its_script_task_and_writes_an_auditable_run(flee
         assert entry["size"] == len(data)
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
     assert "hello" in (run_dir / "transcript.jsonl").read_text()
-    assert _sandboxes(run_id) == []
+    assert _sandboxes(fleet, run_id) == []
 
 
 def test_a_run_whose_worker_is_killed_completes_exactly_once_on_another_worker(
@@ -82,7 +91,7 @@ def test_a_run_whose_worker_is_killed_completes_exactly_once_on_another_worker(
     assert (_run_dir(fleet, run_id, 2) / "result.json").exists()
     terminal = [e for e in fleet.records.events(run_id) if e.get("state") in {"succeeded", "failed"}]
     assert len(terminal) == 1
-    fleet.wait_for(lambda: _sandboxes(run_id) == [], 60, "the dead attempt's container to be reaped")
+    fleet.wait_for(lambda: _sandboxes(fleet, run_id) == [], 60, "the dead attempt's container to be reaped")
 
 
 def test_a_redis_restart_during_a_batch_loses_no_run(fleet: Fleet, tmp_path: Path) -> None:
@@ -114,7 +123,7 @@ def test_cancelling_a_running_run_stops_it_removes_its_container_and_keeps_its_a
 
     assert record.state == "cancelled"
     assert (_run_dir(fleet, run_id, 1) / "transcript.jsonl").exists()
-    fleet.wait_for(lambda: _sandboxes(run_id) == [], 30, "the container to go")
+    fleet.wait_for(lambda: _sandboxes(fleet, run_id) == [], 30, "the container to go")
 
 
 def test_artifacts_written_while_s3_is_unreachable_all_arrive_when_it_returns(

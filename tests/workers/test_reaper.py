@@ -240,6 +240,17 @@ def test_a_paused_sandbox_without_a_lease_or_past_its_wall_deadline_is_kept(rt: 
     assert reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name) == 1
 
 
+def test_a_resumed_runs_sandbox_has_its_deadline_moved_by_the_time_it_waited(rt: Runtime) -> None:
+    """Its label's deadline was set at start; the wait for a human does not count against it."""
+    resumed = run_in(rt, "running", leased=True)
+    rt.records.update(resumed.run_id, paused_s=3600.0)
+    kept = stand_in(rt, resumed.run_id, deadline_in_s=-60)
+    overdue = stand_in(rt, run_in(rt, "running", leased=True).run_id, deadline_in_s=-60)
+
+    assert reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name) == 1
+    assert exists(kept) and not exists(overdue)
+
+
 def test_a_paused_run_whose_machine_never_ended_it_fails_with_why(rt: Runtime, app: Celery) -> None:
     late = _waiting(rt, time.time() - 3600, "q.host.gone-host")
     on_time = _waiting(rt, time.time() - 1, "q.host.gone-host")  # its machine's reaper still has time

@@ -39,6 +39,7 @@ from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT, Decision, RunState, StopReason
 from workers.fleet.lease import lease_held
+from workers.fleet.pool_reaper import reap_pool
 from workers.metrics import REAPER_ACTIONS
 from workers.runtime import Runtime
 
@@ -55,7 +56,7 @@ def _why_remove(
     record = records.find(run_id)
     if record is not None and record.state == RunState.NEEDS_APPROVAL:  # paused: kept until decided
         return None if Approvals(redis_client).get(run_id) is not None else "approval request gone"
-    if float(labels.get(label.DEADLINE, "inf")) < now:
+    if float(labels.get(label.DEADLINE, "inf")) + (record.paused_s if record else 0.0) < now:
         return "past its deadline"
     if record is None:
         return "run unknown"
@@ -188,6 +189,7 @@ def reap_local(rt: Runtime) -> int:
     settings = rt.settings
     removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
                               settings.sandbox_socket_dir, settings.reaper_restart_grace_s)
+    removed += reap_pool(rt.docker, rt.records, rt.redis, settings.queue_name)
     rt.egress.sweep()
     REAPER_ACTIONS.labels("removed").inc(removed)
     return removed

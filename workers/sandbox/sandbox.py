@@ -60,6 +60,9 @@ class Sandbox:
         self.channel = Channel(listener)
         self.info: dict[str, Any] = {}
         self.image_tier: str | None = None  # the model's image tier, once the worker names it
+        # The desktop's state once ready (set by wait_ready, or by the warm pool's claim: its keeper
+        # waited before listing the sandbox); later wait_ready calls return it at once.
+        self.ready_state: dict[str, Any] | None = None
         self._stopped = False
         self._removed = False
 
@@ -119,16 +122,26 @@ class Sandbox:
 
     def wait_ready(self, timeout_s: float | None = None) -> dict[str, Any]:
         """Wait for the window manager and the panel; SandboxStartError if they never come up."""
+        if self.ready_state is not None:
+            return dict(self.ready_state)
         timeout = self.settings.sandbox_ready_timeout_s if timeout_s is None else timeout_s
         reply, _ = self._request({"op": Op.WAIT_READY, "timeout_s": timeout}, timeout + 10)
         if reply.get("is_error"):
             raise SandboxStartError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
-        return dict(reply.get("data") or {})
+        self.ready_state = dict(reply.get("data") or {})
+        return dict(self.ready_state)
 
     def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write ``data`` to ``path`` inside the sandbox (as the sandbox user)."""
         message = {"op": Op.PUT_FILE, "path": path, "mode": mode, "size": len(data)}
         reply, _ = self._request(message, self.settings.tool_timeout_s, payload=data)
+        if reply.get("is_error"):
+            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+
+    def set_env(self, env: dict[str, str]) -> None:
+        """Give the sandbox's shells (bash tool, checks) these variables from now on: how secrets
+        reach a sandbox, never through the container's environment. The values are not logged."""
+        reply, _ = self._request({"op": Op.SET_ENV, "env": dict(env)}, self.settings.tool_timeout_s)
         if reply.get("is_error"):
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
 
