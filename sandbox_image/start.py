@@ -128,6 +128,8 @@ def plain_desktop(width: int, height: int, colour: str) -> object:
     try:
         from Xlib import X, Xatom, display
 
+        from sandbox_image.executor.desktop import DESKTOP_WINDOW_NAME
+
         conn = display.Display(f":{DISPLAY_NUM}")
         screen = conn.screen()
         pixel = int(colour, 16)  # TrueColor, 24 bit: the pixel is the RGB value
@@ -140,8 +142,8 @@ def plain_desktop(width: int, height: int, colour: str) -> object:
         window.change_property(atom("_NET_WM_WINDOW_TYPE"), Xatom.ATOM, 32, [desktop_type])
         window.change_property(atom("_NET_WM_STATE"), Xatom.ATOM, 32,
                                [atom("_NET_WM_STATE_SKIP_TASKBAR"), atom("_NET_WM_STATE_SKIP_PAGER")])
-        window.set_wm_name("Desktop")
-        window.set_wm_class("nightshift-desktop", "Desktop")
+        window.set_wm_name(DESKTOP_WINDOW_NAME)
+        window.set_wm_class("nightshift-desktop", DESKTOP_WINDOW_NAME)
         conn.sync()
     except Exception as exc:
         print(f"start: plain desktop not set: {exc}", file=sys.stderr)

@@ -100,7 +100,7 @@ def _start_reaper_with_worker(settings: Settings, app: Celery) -> None:
         rt = Runtime.build(settings)
         reaper = ContainerReaper(rt, settings.reaper_interval_s, app)
         reaper.start()
-        serve_metrics(settings)
+        serve_metrics(settings, rt.hostname)
         worker_shutdown.connect(lambda **__: reaper.stop(), weak=False)
         _start_pool(rt)
 

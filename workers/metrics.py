@@ -15,15 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import redis
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from core import keys
 from core.broker import connect_redis
 from core.metrics import FleetCollector
 from core.settings import Settings
 from workers.hooks import Hooks, StepSummary
+from workers.sandbox.pool import default_shape
 from workers.toolio import ToolOutput
 
 log = structlog.get_logger("nightshift.metrics")
@@ -80,7 +83,32 @@ class SpoolCollector(Collector):
         yield GaugeMetricFamily("nightshift_spool_depth", "Objects waiting in the spool", value=len(found))
 
 
-def serve_metrics(settings: Settings) -> None:
+class PoolCollector(Collector):
+    """This host's warm pool: ready sandboxes per shape, and what the pool did (runs that claimed
+    a warm sandbox or started cold, sandboxes started, recycled idle, reaped)."""
+
+    def __init__(self, client: redis.Redis, settings: Settings, worker: str) -> None:
+        self.redis, self.fleet, self.worker = client, settings.queue_name, worker
+        self.default = default_shape(settings).key
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        ready = GaugeMetricFamily("nightshift_pool_ready", "Warm sandboxes ready, by shape", labels=["shape"])
+        for shape in self._shapes():
+            ready.add_metric([shape], self.redis.llen(keys.pool_ready(self.fleet, self.worker, shape)))
+        yield ready
+        events = CounterMetricFamily("nightshift_pool", "Warm pool events on this host", labels=["event"])
+        stats: dict[bytes, bytes] = self.redis.hgetall(keys.pool_stats(self.fleet, self.worker))  # type: ignore[assignment]
+        for name, count in sorted(stats.items()):
+            events.add_metric([name.decode()], float(count))
+        yield events
+
+    def _shapes(self) -> list[str]:
+        raw: list[bytes] = self.redis.zrange(keys.pool_shapes(self.fleet, self.worker), 0, -1)  # type: ignore[assignment]
+        asked = [shape.decode() for shape in raw]
+        return [self.default, *(shape for shape in asked if shape != self.default)]
+
+
+def serve_metrics(settings: Settings, hostname: str) -> None:
     """The worker main process's endpoint; a port already taken (a second worker on the host) is
     logged and the worker goes on without one."""
     if not settings.metrics_port:
@@ -88,8 +116,10 @@ def serve_metrics(settings: Settings) -> None:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    registry.register(FleetCollector(connect_redis(settings, 5.0), settings))
+    client = connect_redis(settings, 5.0)
+    registry.register(FleetCollector(client, settings))
     registry.register(SpoolCollector(Path(settings.spool_dir)))
+    registry.register(PoolCollector(client, settings, hostname))
     try:
         start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     except OSError as exc:

@@ -23,6 +23,7 @@ PANEL_CLASS = "tint2"
 # shows anything else.
 DESKTOP_COLOUR = os.environ.get("NIGHTSHIFT_DESKTOP_COLOUR", "1d3f6a")
 PANEL_POLL_S = 0.02
+DESKTOP_WINDOW_NAME = "Desktop"  # the plain-colour window under every other (sandbox_image/start.py)
 _X_READY_LOCK = threading.Lock()
 
 

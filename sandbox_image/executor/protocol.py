@@ -112,7 +112,21 @@ def recv_frame(sock: socket.socket) -> bytes:
 
 
 def send_json(sock: socket.socket, message: dict[str, Any]) -> None:
-    send_frame(sock, json.dumps(message, separators=(",", ":")).encode())
+    send_frame(sock, encode(message))
+
+
+def encode(message: Any) -> bytes:
+    """Strict JSON: NaN and infinities are refused like anything else JSON cannot hold."""
+    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
+
+
+def unencodable(value: Any) -> str | None:
+    """Why ``value`` cannot travel on the channel (too long a number, NaN, bytes...), or None."""
+    try:
+        encode(value)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def recv_json(sock: socket.socket) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def test_a_killed_pool_child_resumes_its_run_within_15_s_when_celery_redelivers_
         assert record.state == "succeeded" and record.attempt == 2, resumed_s
         terminal = [e for e in fleet.records.events(run_id) if e.get("state") in TERMINAL]
         assert len(terminal) == 1
-        fleet.wait_for(lambda: _sandboxes(run_id) == [], 60, "the dead attempt's sandbox to be reaped")
+        fleet.wait_for(lambda: _sandboxes(fleet, run_id) == [], 60, "the dead attempt's sandbox to be reaped")
     finally:
         fleet.stop_all()
 

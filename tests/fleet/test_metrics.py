@@ -61,11 +61,15 @@ def test_the_worker_and_the_api_serve_prometheus_metrics_during_a_run(
         assert value(worker, "nightshift_step_seconds_count") >= 1
         assert value(worker, "nightshift_sandbox_start_seconds_count") == 1
         assert ("nightshift_spool_depth", ()) in worker
+        default_shape = (("shape", f"{sandbox_image}|1024x768|none"),)
+        assert ("nightshift_pool_ready", default_shape) in worker  # this host's warm pool
 
         fleet.wait_state(run_id, {"succeeded", "failed"}, 120)
         after = scrape(f"http://127.0.0.1:{port}/metrics")
         assert value(after, "nightshift_runs_finished_total", state="succeeded", verdict="") == 1
         assert value(after, "nightshift_tool_seconds_count", tool="bash") == 2
+        started_by_run = value(after, "nightshift_pool_total", event="claimed")
+        assert started_by_run + value(after, "nightshift_pool_total", event="cold") == 1
     finally:
         api.close()
         fleet.stop_all()

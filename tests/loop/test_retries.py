@@ -4,7 +4,11 @@ are recorded, never slept."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import anthropic
+from PIL import Image
 
 from core.catalog import resolve_model
 from tests.conftest import free_port
@@ -135,3 +139,36 @@ def test_oversized_screenshots_are_downscaled_on_rejection(api: FakeAnthropicAPI
     retried = api.requests[2].messages[-1]["content"][0]["content"]
     assert retried[0]["source"]["media_type"] == "image/jpeg"
     assert "downscaled from 2400x1600 to 1568x1045" in retried[1]["text"]
+
+
+class TieredSandbox(FakeSandbox):
+    """A sandbox on the high image tier that can step down, like the real executor."""
+
+    SIZES = {"high": (1920, 1200), "standard": (1280, 800)}
+
+    def __init__(self) -> None:
+        super().__init__(api_size=self.SIZES["high"])
+        self.image_tier = "high"
+
+    def use_image_tier(self, tier: str) -> tuple[int, int]:
+        self.image_tier, self.api_size = tier, self.SIZES[tier]
+        return self.api_size
+
+
+def test_an_image_rejection_on_the_high_tier_steps_screenshots_down_for_the_rest_of_the_run(
+    api: FakeAnthropicAPI, run: Runner
+) -> None:
+    """Rejected once, the run does not send high-tier screenshots again: the tools declare the
+    standard screen from the retried request on, and later screenshots come at that size."""
+    sandbox = TieredSandbox()
+    shot = {"action": "screenshot"}
+    api.enqueue(reply(tool_use("computer", shot)))
+    api.enqueue(error(400, "image dimensions exceed max allowed size"))
+    api.enqueue(reply(tool_use("computer", shot)), reply(text("done")))
+    result = run(sandbox=sandbox)
+    assert result.state == "succeeded" and sandbox.image_tier == "standard"
+    declared = [next(t for t in r.body["tools"] if t["name"] == "computer") for r in api.requests]
+    assert [(t["display_width_px"], t["display_height_px"]) for t in declared] == [
+        (1920, 1200), (1920, 1200), (1280, 800), (1280, 800)]
+    last_image = api.requests[3].messages[-1]["content"][0]["content"][0]
+    assert Image.open(io.BytesIO(base64.b64decode(last_image["source"]["data"]))).size == (1280, 800)

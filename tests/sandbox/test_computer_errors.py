@@ -223,3 +223,14 @@ def test_errors_leave_the_executor_serving(desk: Desk) -> None:
     for _ in range(3):
         desk.error("mouse_move", coordinate="nonsense")
     assert desk.ok("cursor_position").text.startswith("X=")
+
+
+@pytest.mark.parametrize("value", [10**5000, float("nan"), b"bytes"], ids=["5001 digits", "nan", "bytes"])
+def test_an_input_the_channel_cannot_carry_is_a_tool_error_and_the_channel_stays(
+    desk: Desk, value: object
+) -> None:
+    """A number past Python's 4,300-digit limit (jiter parses one from a streamed tool input), NaN
+    or bytes: the model gets an error naming the problem, and the next call is served."""
+    message = desk.error("mouse_move", coordinate=[value, 5])
+    assert message.startswith("the tool input cannot be sent to the sandbox:")
+    assert desk.ok("cursor_position").text.startswith("X=")

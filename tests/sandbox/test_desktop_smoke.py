@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from core.setup_steps import SetupStep
+from sandbox_image.executor.desktop import DESKTOP_WINDOW_NAME
 from tests.sandbox import office_files
 from tests.sandbox.desk import Desk
 from workers.sandbox.launcher import SandboxLauncher
@@ -26,7 +27,7 @@ from workers.setup import StepReport, run_step
 pytestmark = pytest.mark.docker
 
 HOME = "/home/user"
-DESKTOP_WINDOWS = {"mutter guard window", "tint2", "mutter"}
+DESKTOP_WINDOWS = {"mutter guard window", "tint2", "mutter", DESKTOP_WINDOW_NAME}
 PAGE = """<!doctype html><html><head><title>Smoke page</title>
 <style>html, body {margin: 0; height: 100%} button {position: fixed; inset: 0; width: 100%; height: 100%;
 border: 0; background: #ff0000; font-size: 40px}</style></head>

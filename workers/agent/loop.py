@@ -35,6 +35,7 @@ from workers.agent.prompts import system_prompt
 from workers.agent.refusal import encodable, refusal
 from workers.agent.requester import Requester
 from workers.agent.retry import Backoff
+from workers.agent.screen import step_down
 from workers.agent.structured import ResultContract
 from workers.agent.thinking import effective_thinking, thinking_body
 from workers.agent.toolgate import computer_action, declined
@@ -137,6 +138,7 @@ class Session:
         disabled = frozenset(spec.computer.disable)
         self.tools = ToolSpec(self.group, api_size, contract, options.editor_max_characters, disabled)
         self.runner = ToolRunner(self.tools, sandbox, hooks, clock)
+        self.sandbox = sandbox
         self.started = clock.monotonic()
         deadline = self.started + spec.budgets.max_wall_s
         timeout_s = options.api_timeout_s
@@ -334,9 +336,21 @@ class Session:
     def _repair_images(self) -> bool:
         if self.context.append_only:  # pruning or shrinking would invalidate thinking blocks
             return False
+        stepped = self._step_down_screen()
         pruned = drop_all_but_newest(self.messages)
         shrunk = downscale_images(self.messages)
-        return bool(pruned or shrunk)
+        return bool(stepped or pruned or shrunk)
+
+    def _step_down_screen(self) -> bool:
+        """After an image rejection on the high tier: standard-tier screenshots from now on, and the
+        tools and system prompt declare the smaller screen (coordinates follow it)."""
+        if not step_down(self.sandbox):
+            return False
+        api_size = self.sandbox.api_size
+        self.tools = self.runner.spec = replace(self.tools, api_size=api_size)
+        self.static = self._static_request(api_size)
+        self.log.warning("images rejected on the high tier: screenshots stepped down", api_size=api_size)
+        return True
 
     # --- endings and logging ------------------------------------------------------------------------
 

@@ -78,6 +78,9 @@ class Sandbox:
         return int(width), int(height)
 
     def call(self, tool: dict[str, Any], tool_input: Any, *, screenshot: bool | None = None) -> ToolOutput:
+        problem = protocol.unencodable(tool_input)
+        if problem is not None:
+            return ToolOutput(text=f"the tool input cannot be sent to the sandbox: {problem}", is_error=True)
         message: dict[str, Any] = {
             "op": Op.CALL,
             "tool": dict(tool),  # the whole definition: the editor reads its max_characters
