@@ -80,6 +80,20 @@ def send_run(celery_app: Celery, settings: Settings, run_id: str, priority: int,
                          soft_time_limit=limits.soft_s, time_limit=limits.hard_s)
 
 
+def host_queue(settings: Settings, host: str) -> str:
+    """The queue only the workers of ``host`` consume: a paused sandbox lives on one machine, so
+    the run's resume goes there."""
+    return f"{settings.queue_name}.host.{host}"
+
+
+def send_resume(celery_app: Celery, settings: Settings, run_id: str, queue: str, max_wall_s: float) -> None:
+    """Send ``nightshift.run`` for a paused run to its machine's queue (most urgent priority: a
+    human is waiting on it, and it holds memory while it waits)."""
+    limits = time_limits(max_wall_s, settings)
+    celery_app.send_task(RUN_TASK, args=[run_id], queue=queue, priority=0,
+                         soft_time_limit=limits.soft_s, time_limit=limits.hard_s)
+
+
 def make_celery(settings: Settings, name: str = "nightshift-scheduler") -> Celery:
     """A producer-only Celery app: it sends tasks by name and never imports ``workers``."""
     app = Celery(name, broker=settings.redis_url, set_as_current=False)

@@ -62,6 +62,10 @@ class MissingSecret(NightshiftError):
     """A secret the task names is not in the worker's environment."""
 
 
+class ApprovalError(NightshiftError):
+    """An approval decision that cannot be taken: no run waits for one, or it was already decided."""
+
+
 class EnqueueError(NightshiftError):
     """Sending a run to the broker failed; ``run_ids`` were enqueued before it, ``failed`` is the
     run recorded as failed."""

@@ -31,6 +31,8 @@ class EventType(StrEnum):
     REPORT_RENDERED = "report_rendered"  # a worker wrote the run's report.html again (url or error)
     SANDBOX = "sandbox"  # the attempt's sandbox: warm (claimed from the host's pool) or cold, and when
     MODEL_MIGRATED = "model_migrated"  # settings.model_migrations rewrote the task's model at enqueue
+    APPROVAL_REQUESTED = "approval_requested"  # the run paused to ask a human (what, why, deadline)
+    APPROVAL_DECIDED = "approval_decided"  # approved/denied (who, when, note) or timed out
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,22 @@ def rate_pause() -> str:
     return f"{PREFIX}:rate:pause"
 
 
+def run_approval(run_id: str) -> str:
+    """Hash: the run's pending approval request (what, why, host queue, deadline) and, once made,
+    the decision (who, when, note)."""
+    return f"{PREFIX}:run:{run_id}:approval"
+
+
+def run_paused(run_id: str) -> str:
+    """String (JSON): what a paused run needs to go on (the agent's state, the artifacts written)."""
+    return f"{PREFIX}:run:{run_id}:paused"
+
+
+def approvals_index() -> str:
+    """Sorted set: run ids waiting for a decision, scored by their approval deadline."""
+    return f"{PREFIX}:approvals"
+
+
 def pool_ready(fleet: str, worker: str, shape_key: str) -> str:
     """List: the ready, unclaimed pooled sandboxes of one shape on one worker host (JSON entries)."""
     return f"{PREFIX}:pool:{fleet}:{worker}:ready:{shape_key}"

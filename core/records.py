@@ -1,7 +1,8 @@
 """Run records in Redis: one hash per run, states that only move forward, every move logged.
 
-States (``core.states.RunState``): ``queued → starting → running → succeeded | failed |
-budget_exhausted | infeasible | cancelled | needs_approval``. Terminal states are final. A *new*
+States (``core.states.RunState``): ``queued → starting → running → [needs_approval → running] →
+succeeded | failed | budget_exhausted | infeasible | cancelled``. Terminal states are final;
+``needs_approval`` is a pause of the same attempt that only returns to ``running`` (or ends). A *new*
 attempt (a number above the record's) may move a non-terminal run back to ``starting``: a run
 redelivered after its worker died restarts cleanly as attempt N+1, and a duplicate delivery of the
 same attempt cannot start it twice.
@@ -60,6 +61,7 @@ class RunRecord:
     verdict: Verdict | None = None  # what the checks say (None: no checks, or they could not run)
     checks: list[dict[str, Any]] = field(default_factory=list)  # name, passed, exit code, duration, output
     queue: str | None = None  # the fleet (Celery queue) it was sent to: only that fleet resumes it
+    paused_s: float = 0.0  # seconds the attempt waited for approvals: its sandbox's deadline moves by as much
 
     @property
     def terminal(self) -> bool:
@@ -343,8 +345,11 @@ def _loggable(updates: Mapping[str, Any]) -> dict[str, Any]:
 # expect (',' list or ''), event JSON (without "from"), stream max length, retention (s, 0 = keep),
 # then field/value pairs to set.
 _TRANSITION = """
-local rank = {queued=0, starting=1, running=2}
+local rank = {queued=0, starting=1, running=2, needs_approval=2}
 local function r(state) return rank[state] or 3 end
+local function pause_move(a, b)  -- running <-> needs_approval: the one move between equal ranks
+  return r(a) == 2 and r(b) == 2 and a ~= b
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, '', '0'} end
 local cur = redis.call('HGET', KEYS[1], 'state')
 local cur_attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt'))
@@ -356,9 +361,10 @@ if r(cur) == 3 or attempt < cur_attempt then return refuse end
 if ARGV[4] ~= '' and not string.find(',' .. ARGV[4] .. ',', ',' .. cur .. ',', 1, true) then
   return refuse
 end
+if to == 'needs_approval' and (cur ~= 'running' or attempt ~= cur_attempt) then return refuse end
 if attempt > cur_attempt then
   if to ~= 'starting' then return refuse end
-elseif r(to) <= r(cur) then
+elseif r(to) <= r(cur) and not pause_move(cur, to) then
   return refuse
 end
 redis.call('HSET', KEYS[1], 'state', to, 'attempt', attempt, 'updated_at', ARGV[3])

@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     rate_input_tokens_per_min: int = 0
     rate_output_tokens_per_min: int = 0
 
+    # --- Human approvals (issue 13) ---------------------------------------------------------------
+    approval_timeout_s: float = Field(8 * 3600, gt=0, description="a decision after this fails the run")
+    approval_webhook_url: str | None = None  # POSTed a JSON summary when a run starts waiting
+    approval_webhook_timeout_s: float = Field(5.0, gt=0)
+    # an approval policy reading the browser's address first lets the last input settle this long
+    # (Firefox records a navigation in its session store 2-3.5 s after it; sandbox_image/executor/page.py)
+    approval_page_settle_s: float = Field(4.0, ge=0, le=30)
+
     # --- Cron and housekeeping -------------------------------------------------------------------------
     schedules_file: Path | None = None
     reaper_interval_s: float = 30.0

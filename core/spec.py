@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from core.setup_steps import SetupStep, sandbox_path
 from core.toolset import COMPUTER_MEMBERS
@@ -15,6 +15,7 @@ _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
 _SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _ALLOW = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*(:(?P<port>\d{{1,5}}))?$")
+_HOST = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*$")  # a page's host (IP literals included)
 DEFAULT_PORTS = (80, 443)
 
 
@@ -92,6 +93,54 @@ class ComputerOptions(_Strict):
         return names
 
 
+class ApprovalOptions(_Strict):
+    """How a run that asks a human for approval waits (issue 13), and the task's policy.
+
+    Policy: ask before the keyboard members in ``before`` (the confirm hook) while the focused
+    window's title matches ``when_title`` or the browser's address matches ``when_url`` (regexes;
+    neither given: always). And ask before every action that can submit a form (Return or Enter,
+    a typed newline, a click) while the browser shows a page on a host in ``submit_on`` (``host``,
+    or ``*.domain`` for its subdomains, as in ``network.allow``)."""
+
+    timeout_s: float | None = Field(
+        None, gt=0, le=30 * 86_400, description="no decision by then: failed (None: the settings')")
+    count_wall_while_paused: bool = Field(False, description="max_wall_s keeps counting while it waits")
+    before: list[Literal["type", "key", "hold_key"]] = Field(default_factory=list)
+    when_title: str | None = Field(None, max_length=500)
+    when_url: str | None = Field(None, max_length=500)
+    submit_on: list[str] = Field(default_factory=list, max_length=200)
+
+    @field_validator("when_title", "when_url")
+    @classmethod
+    def _pattern(cls, pattern: str | None, info: ValidationInfo) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{info.field_name} is not a valid regular expression: {exc}") from None
+        return pattern
+
+    @field_validator("submit_on")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not _HOST.match(host.lower()):
+                raise ValueError(f"submit_on: {host!r} is not a host name or '*.' + a domain (no port)")
+        return [host.lower() for host in hosts]
+
+    @property
+    def asks(self) -> bool:
+        """Whether the policy can hold any call at all."""
+        return bool(self.before or self.submit_on)
+
+    @model_validator(mode="after")
+    def _patterns_need_members(self) -> ApprovalOptions:
+        for name in ("when_title", "when_url"):
+            if getattr(self, name) is not None and not self.before:
+                raise ValueError(f"{name} needs `before`: the keyboard members to ask approval for")
+        return self
+
+
 class EgressRule(_Strict):
     """One allowed destination: a host (``*.`` for any subdomain) and the ports it may be reached on."""
 
@@ -161,6 +210,7 @@ class TaskSpec(_Strict):
     steps: list[ScriptStep] = Field(default_factory=list)
     outputs: list[str] = Field(default_factory=list, description="absolute paths or globs to collect")
     checks: list[CheckSpec] = Field(default_factory=list)
+    approval: ApprovalOptions = Field(default_factory=lambda: ApprovalOptions.model_validate({}))
 
     @field_validator("network", mode="before")
     @classmethod

@@ -10,7 +10,8 @@ from enum import StrEnum
 
 
 class RunState(StrEnum):
-    """Where a run is: ``queued → starting → running → one terminal state``."""
+    """Where a run is: ``queued → starting → running → [needs_approval → running] → one terminal
+    state``."""
 
     QUEUED = "queued"
     STARTING = "starting"
@@ -20,8 +21,8 @@ class RunState(StrEnum):
     BUDGET_EXHAUSTED = "budget_exhausted"
     INFEASIBLE = "infeasible"
     CANCELLED = "cancelled"
-    # Accepted by the records, produced by nothing yet: the approval work makes it a pause that
-    # returns to ``running``. Until then the records treat it as final, as they always have.
+    # A pause: the run waits for a human's decision with its container paused and no worker;
+    # a decision moves it back to ``running`` (or its deadline ends it ``failed``).
     NEEDS_APPROVAL = "needs_approval"
 
     @property
@@ -38,9 +39,10 @@ def run_state(value: str) -> RunState:
 
 
 ACTIVE = frozenset({RunState.QUEUED, RunState.STARTING, RunState.RUNNING})
-TERMINAL = frozenset(set(RunState) - ACTIVE)
-# How a run can end (what an agent or the runner returns); ``needs_approval`` is not an ending.
-OUTCOMES = frozenset(TERMINAL - {RunState.NEEDS_APPROVAL})
+PAUSED = frozenset({RunState.NEEDS_APPROVAL})  # neither active (no worker) nor final
+TERMINAL = frozenset(set(RunState) - ACTIVE - PAUSED)
+# How a run can end (what an agent or the runner returns).
+OUTCOMES = TERMINAL
 # A worker owns a run in these states: the reaper resumes them when no worker holds the lease.
 IN_FLIGHT = (RunState.STARTING, RunState.RUNNING)
 
@@ -76,6 +78,18 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
     CANCELLED_BY_REQUEST = "cancelled by request"
     ENQUEUE_FAILED = "enqueue_failed"
+    # human approvals
+    APPROVAL_TIMED_OUT = "approval timed out"
+    APPROVAL_LOST = "approval lost: its paused sandbox is gone"
+
+
+class Decision(StrEnum):
+    """What a human (or the deadline) decided about a run waiting in ``needs_approval``."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"  # the run was cancelled while it waited
 
 
 BUDGET_PREFIX = "budget: "

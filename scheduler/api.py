@@ -6,6 +6,8 @@ framework, and the scheduler stays free of extra dependencies).
     GET  /runs?state=S&limit=N                                  -> 200 {"runs": [...]}
     GET  /runs/<id>                                             -> 200 the run record
     POST /runs/<id>/cancel                                      -> 200 {"outcome": ...}
+    GET  /approvals                                             -> 200 {"approvals": [...]}
+    POST /runs/<id>/approve | /deny  body: {"note", "by"} (opt.) -> 200 the decided request; 409
     GET  /healthz                                               -> 200 {"ok": true} (no auth)
     GET  /metrics                                               -> 200 Prometheus text (runs, queue)
 
@@ -32,11 +34,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis import Redis, RedisError
 
 from core.catalog import catalog_for
-from core.errors import ConfigError, EnqueueError, RunNotFound
+from core.errors import ApprovalError, ConfigError, EnqueueError, RunNotFound
 from core.metrics import FleetCollector
 from core.records import Records
 from core.settings import Settings
-from core.states import run_state
+from core.states import Decision, run_state
+from scheduler import approvals
 from scheduler.enqueue import enqueue_batch
 from scheduler.taskfile import Checks, load_text
 from scheduler.yamlfile import InvalidFile
@@ -46,6 +49,8 @@ Route = Callable[[str], tuple[HTTPStatus, dict[str, Any]]]
 _RUN = re.compile(r"^/runs/([A-Za-z0-9_.-]+)$")
 _BATCH = re.compile(r"^/batches/([A-Za-z0-9_.-]+)$")
 _CANCEL = re.compile(r"^/runs/([A-Za-z0-9_.-]+)/cancel$")
+_DECIDE = re.compile(r"^/runs/([A-Za-z0-9_.-]+)/(approve|deny)$")
+_DECISIONS = {"approve": Decision.APPROVED, "deny": Decision.DENIED}
 
 
 class ApiError(Exception):
@@ -102,6 +107,8 @@ class Handler(BaseHTTPRequestHandler):
             if not runs:
                 raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no batch with id {match[1]}"})
             return HTTPStatus.OK, {"batch_id": match[1], "runs": [r.as_dict() for r in runs]}
+        if path == "/approvals":
+            return HTTPStatus.OK, {"approvals": [r.as_dict() for r in approvals.listing(self.server.redis)]}
         if path == "/runs":
             query = parse_qs(urlsplit(self.path).query)
             states = [run_state(s) for s in query.get("state", [])]  # an unknown one: 400
@@ -115,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
             return HTTPStatus.CREATED, self._enqueue(self._body())
         if match := _CANCEL.match(path):
             return HTTPStatus.OK, {"outcome": self.server.records.cancel(match[1])}
+        if match := _DECIDE.match(path):
+            return HTTPStatus.OK, self._decide(match[1], _DECISIONS[match[2]])
         raise ApiError(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"})
 
     def _enqueue(self, text: str) -> dict[str, Any]:
@@ -125,6 +134,15 @@ class Handler(BaseHTTPRequestHandler):
         batch = enqueue_batch(tasks, redis, self.server.celery, settings, source="api")
         warnings = [w.as_dict() for t in tasks for w in t.warnings]
         return {"run_ids": batch.run_ids, "batch_id": batch.batch_id, "warnings": warnings}
+
+    def _decide(self, run_id: str, decision: Decision) -> dict[str, Any]:
+        body = approvals.decision_body(self._body())
+        try:
+            request = approvals.decide(self.server.redis, self.server.celery, self.server.settings, run_id,
+                                       decision, by=body.get("by") or "api", note=body.get("note"))
+        except ApprovalError as exc:
+            raise ApiError(HTTPStatus.CONFLICT, {"error": str(exc)}) from exc
+        return request.as_dict()
 
     def _body(self) -> str:
         size = int(self.headers.get("Content-Length") or 0)

@@ -1,5 +1,5 @@
 """The ``nightshift`` command: enqueue, run --wait, status, list, show, cancel, validate, models,
-api.
+approvals, approve, deny, api.
 
 Safe for system cron: it never needs a TTY, prints results on stdout and problems on stderr, and
 exits non-zero on any error. Settings come from NIGHTSHIFT_* variables; clients are built once.
@@ -21,12 +21,12 @@ from celery import Celery
 
 from core import broker, events, logs
 from core.catalog import Catalog, catalog_for
-from core.errors import EnqueueError, RunNotFound
+from core.errors import ApprovalError, EnqueueError, RunNotFound
 from core.events import EventType
 from core.records import CANCEL_REASON, CancelOutcome, Records, RunRecord
 from core.settings import Settings, load_settings
-from core.states import RunState, Verdict
-from scheduler import catalogview, junit, morning, present
+from core.states import Decision, RunState, Verdict
+from scheduler import approvals, catalogview, junit, morning, present
 from scheduler.enqueue import Batch, enqueue_batch
 from scheduler.follow import await_event, follow
 from scheduler.taskfile import Checks, LoadedTask, load_files
@@ -214,6 +214,27 @@ def cmd_cancel(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
+def cmd_approvals(args: argparse.Namespace, ctx: Context) -> int:
+    pending = approvals.listing(ctx.redis, args.limit)
+    out(approvals.as_json(pending) if args.json else approvals.table(pending))
+    return OK
+
+
+def cmd_approve(args: argparse.Namespace, ctx: Context) -> int:
+    return _decide(args, ctx, Decision.APPROVED)
+
+
+def cmd_deny(args: argparse.Namespace, ctx: Context) -> int:
+    return _decide(args, ctx, Decision.DENIED)
+
+
+def _decide(args: argparse.Namespace, ctx: Context, decision: Decision) -> int:
+    request = approvals.decide(ctx.redis, ctx.celery, ctx.settings, args.run, decision,
+                               by=args.by, note=args.note)
+    out(f"{args.run}: {decision} by {request.decided_by}; sent to {request.host} to go on")
+    return OK
+
+
 def cmd_models(args: argparse.Namespace, ctx: Context) -> int:
     rows = ctx.catalog.listing()
     if not args.all:
@@ -268,6 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = _add(sub, "cancel", cmd_cancel, "cancel a queued or running run")
     cancel.add_argument("run")
     cancel.add_argument("--reason", default=CANCEL_REASON)
+    pending = _add(sub, "approvals", cmd_approvals, "runs waiting for a human's approval")
+    pending.add_argument("--json", action="store_true")
+    pending.add_argument("--limit", type=int, default=100)
+    for name, handler, verb in (("approve", cmd_approve, "let"), ("deny", cmd_deny, "do not let")):
+        decide = _add(sub, name, handler, f"{verb} a waiting run go ahead; it resumes on its machine")
+        decide.add_argument("run")
+        decide.add_argument("--note", default=None, help="given to the run with the decision")
+        decide.add_argument("--by", default=None, help="who decides (default: your login name)")
     models = _add(sub, "models", cmd_models, "the model catalog: tools, thinking, prices, lifecycle")
     models.add_argument("--all", action="store_true", help="also list dated ids and aliases")
     models.add_argument("--json", action="store_true")
@@ -316,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunNotFound as exc:
         err(f"no run with id {exc}" if not str(exc).startswith("batch ") else f"no {exc}")
     except ValueError as exc:  # a bad --since
+        err(str(exc))
+    except ApprovalError as exc:
         err(str(exc))
     except NoTasks as exc:
         err(f"{exc}; nothing was enqueued")

@@ -3,6 +3,7 @@ tool names a script's steps play (a misspelt tool fails at validation, not at ru
 
 from __future__ import annotations
 
+from core.approvals import REQUEST_APPROVAL
 from core.models import TOOL_GROUPS, ModelConfig, ToolGroup
 from core.settings import Settings
 from core.spec import ScriptStep, TaskSpec
@@ -35,4 +36,4 @@ def known_tools(group: ToolGroup, toolset_name: str | None) -> list[str]:
     if toolset_name is not None:
         return list(COMPUTER_MEMBERS) if toolset_name == TOOLSET_NAME and group.is_toolset else []
     computer = [] if group.is_toolset else ["computer"]
-    return [*computer, "bash", group.editor_name, *STRUCTURED]
+    return [*computer, "bash", group.editor_name, *STRUCTURED, REQUEST_APPROVAL]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -59,8 +59,24 @@ def create_app(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings))
     register_tasks(app, settings)
     _start_reaper_with_worker(app, settings)
+    _consume_host_queue(settings)
     _check_models_at_start(app)
     return app
+
+
+def _consume_host_queue(settings: Settings) -> None:
+    """Every worker also consumes its machine's queue: a paused run's resume is sent there,
+    because its sandbox lives on this machine's Docker engine."""
+    import socket
+
+    from celery.signals import celeryd_after_setup
+
+    from core.broker import host_queue
+
+    def add(instance: Any, **_: object) -> None:
+        instance.app.amqp.queues.select_add(host_queue(settings, socket.gethostname()))
+
+    celeryd_after_setup.connect(add, weak=False)
 
 
 def _check_models_at_start(app: Celery) -> None:

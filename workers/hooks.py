@@ -16,12 +16,13 @@ from typing import Any, ParamSpec, TypeVar
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
 
+from workers.agent.approval import AwaitApproval
 from workers.outcome import StopRun
 from workers.toolio import ToolOutput
 
 P = ParamSpec("P")
 T = TypeVar("T")
-PROPAGATE: tuple[type[BaseException], ...] = (StopRun, SoftTimeLimitExceeded)
+PROPAGATE: tuple[type[BaseException], ...] = (StopRun, SoftTimeLimitExceeded, AwaitApproval)
 log = structlog.get_logger("nightshift.hooks")
 
 
@@ -65,6 +66,10 @@ class Hooks:
     def on_wait(self, reason: str, wait_s: float) -> None:
         """When the run waits (retry backoff, fleet rate limiter)."""
 
+    def on_approval(self, step: int, event: dict[str, Any]) -> None:
+        """When the run asks a human (``kind: requested``) and when the decision arrives
+        (``kind: decided``: decision, by, at, note)."""
+
     def on_setup_step(self, report: dict[str, Any]) -> None:
         """After each setup step before the agent: number, kind, step, ok, exit status, duration,
         output (workers/setup.py)."""
@@ -78,6 +83,10 @@ class Hooks:
         True runs it; anything else refuses it with the SDK's text; an exception refuses it as a
         failed prompt (``StopRun`` ends the run, e.g. to wait for a human's approval)."""
         return True
+
+    def gate(self, step: int, tool_use: dict[str, Any]) -> None:
+        """Before every computer action the task allows (after ``confirm``): an approval policy
+        raises ``AwaitApproval`` to hold it; any other exception refuses it as a failed prompt."""
 
 
 class HookChain(Hooks):
@@ -113,6 +122,10 @@ class HookChain(Hooks):
         for hook in self.hooks:
             _guarded(hook.on_wait, reason, wait_s)
 
+    def on_approval(self, step: int, event: dict[str, Any]) -> None:
+        for hook in self.hooks:
+            _guarded(hook.on_approval, step, event)
+
     def on_setup_step(self, report: dict[str, Any]) -> None:
         for hook in self.hooks:
             _guarded(hook.on_setup_step, report)
@@ -121,6 +134,11 @@ class HookChain(Hooks):
         """Every hook must approve (the first refusal wins); a failing hook is not skipped but
         raises, so the call fails closed."""
         return all(hook.confirm(step, tool_use) is True for hook in self.hooks)
+
+    def gate(self, step: int, tool_use: dict[str, Any]) -> None:
+        """Every hook in turn; a failing hook is not skipped but raises, so the call fails closed."""
+        for hook in self.hooks:
+            hook.gate(step, tool_use)
 
     def cancel_requested(self) -> str | None:
         """The first hook's reason; a hook that cannot tell (Redis away) is asked again next step."""

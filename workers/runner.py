@@ -1,6 +1,8 @@
 """One delivery of ``nightshift.run``: lease the run, start its sandbox, play the agent, record the
 outcome, and remove the container in every outcome. A run always ends with a recorded state and
-its artifacts; a finished run is never run again."""
+its artifacts; a finished run is never run again. A run that asks for a human's approval pauses
+(workers/pause.py): its container is kept, frozen, and this delivery ends; a later delivery of
+the paused run (a decision, or its deadline) resumes the same attempt in the same container."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import copy
 import json
 import os
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from typing import Any
@@ -18,18 +21,20 @@ from celery.exceptions import SoftTimeLimitExceeded
 from core import labels, redact
 from core.errors import MissingSecret, NightshiftError, is_retryable
 from core.events import EventType
-from core.models import ModelConfig
+from core.models import ModelConfig, ToolGroup
 from core.records import RunRecord
 from core.redact import Redactor
 from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
-from workers import metrics
+from workers import metrics, pause
 from workers.after import AfterAgent, after_agent, not_run
+from workers.agent.approval import AwaitApproval
 from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
+from workers.approval_policy import policy_hooks
 from workers.artifacts.attempt import REPORT, RunArtifacts
 from workers.artifacts.index import write_index
 from workers.artifacts.report import render
@@ -78,16 +83,24 @@ def _execute(run_id: str, rt: Runtime) -> dict[str, Any]:
     record = rt.records.get(run_id)
     if record.terminal:
         return {"run_id": run_id, "state": record.state, "skipped": "already finished"}
+    if record.state == RunState.NEEDS_APPROVAL:  # a decision (or the deadline) sent it here
+        return _leased(rt, run_id, lambda: Attempt(rt, record, resuming=True).run())
     if rt.records.cancel_requested(run_id):
         rt.records.transition(run_id, RunState.CANCELLED, record.attempt,
                               stop_reason=StopReason.CANCELLED_BY_REQUEST)
         return {"run_id": run_id, "state": RunState.CANCELLED}
+    return _leased(rt, run_id, lambda: Attempt(rt, record).run())
+
+
+def _leased(rt: Runtime, run_id: str, play: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Play under the run's lease; a busy lease (the worker that paused the run may still be
+    letting it go) sends this delivery back for when it would have expired."""
     lease = Lease(rt.redis, run_id, rt.settings.lease_ttl_s)
     if not lease.acquire():
         raise LeaseBusy(run_id, lease_wait_s(rt.redis, run_id) + 0.5)
     lease.start_heartbeat()
     try:
-        return Attempt(rt, record).run()
+        return play()
     finally:
         lease.release()
 
@@ -99,19 +112,29 @@ class Attempt:
     and sits at every boundary bytes leave by: the artifacts, the records and events in Redis, and
     (through the context) every log line of this attempt."""
 
-    def __init__(self, rt: Runtime, record: RunRecord) -> None:
+    def __init__(self, rt: Runtime, record: RunRecord, *, resuming: bool = False) -> None:
         self.rt = rt
         self.run_id = record.run_id
-        self.attempt = record.attempt + 1
-        self.spent = spent_before(record)  # earlier attempts': their budgets are the run's
+        self.resuming = resuming  # the paused attempt goes on: same number, prefix, container
+        self.attempt = record.attempt if resuming else record.attempt + 1
+        self.resume = pause.load(rt, self.run_id) if resuming else None
+        # earlier attempts' spending: their budgets are the run's (a resumed attempt's own so far
+        # is carried by its agent state)
+        self.spent = pause.spent_before(self.resume) if self.resume else spent_before(record)
         self.spec = remaining(TaskSpec.model_validate_json(record.spec_json), self.spent)
         self.secrets = {name: os.environ[name] for name in self.spec.secrets if name in os.environ}
         self.redactor = Redactor([*self.secrets.values(), *worker_credentials(rt.settings)])
         self.records = rt.records.redacted(self.redactor)
-        self.progress = ProgressHook(self.records, self.run_id, self.spent)
+        self.progress = ProgressHook(self.records, self.run_id, spent_before(record))
         self.artifacts = RunArtifacts.for_attempt(rt.store, rt.settings, self.run_id, self.attempt,
                                                   self.redactor)
-        self.admission: Admission | None = None  # an allowlisted sandbox's place at the egress proxy
+        # an allowlisted sandbox's place at the egress proxy (a paused one keeps it)
+        self.admission: Admission | None = pause.admission(self.resume) if self.resume else None
+        if self.resume is not None:
+            self.artifacts.restore(self.resume.state["artifacts"])
+        self.paused: pause.Paused | None = None
+        self.transcript: TranscriptHook | None = None
+        self.hooks: Hooks | None = None
         self.log = structlog.get_logger("nightshift.run")
         self.started = time.monotonic()
         self.batch_id = record.batch_id
@@ -122,25 +145,38 @@ class Attempt:
             return self._run()
 
     def _run(self) -> dict[str, Any]:
-        moved = self.records.transition(
+        resumed = pause.resumed(self.records, self.run_id, self.attempt, self.resume, self.rt.hostname)
+        moved = resumed if self.resuming else self.records.transition(
             self.run_id, RunState.STARTING, self.attempt, worker=self.rt.hostname,
             artifact_prefix=self.artifacts.prefix, artifact_url=self.artifacts.url(),
         )
         if not moved:  # cancelled or finished since we looked: never play it
             return {"run_id": self.run_id, "skipped": "the run moved on before this attempt started"}
-        outcome = self._finish(self._outcome())
+        played = self._outcome()
+        if played is None:
+            return {"run_id": self.run_id, "attempt": self.attempt, "state": RunState.NEEDS_APPROVAL}
+        outcome = self._finish(played)
+        if self.resuming:
+            pause.finished(self.rt, self.run_id)
         return {"run_id": self.run_id, "attempt": self.attempt, "state": outcome.state}
 
-    def _outcome(self) -> RunResult:
+    def _outcome(self) -> RunResult | None:
+        """How the attempt ended; None when it paused for an approval."""
         try:
             secrets = self._secrets()
             with ExitStack() as stack:
                 stack.callback(self._close_egress)  # after the sandbox stopped: its tunnels are logged
-                sandbox = self._start_sandbox()
-                stack.callback(sandbox.stop)
-                self._admit(sandbox)
+                sandbox = self._sandbox()
+                stack.callback(self._release, sandbox)
+                if self.resume is None:
+                    self._admit(sandbox)
                 watcher = stack.enter_context(CancelWatcher(self.records, self.run_id, sandbox.stop))
-                outcome = self._prepare_and_play(sandbox)
+                try:
+                    outcome = self._prepare_and_play(sandbox)
+                except AwaitApproval as request:
+                    watcher.__exit__()
+                    self.paused = pause.pause(self._pause_context(), sandbox, self._group(), request)
+                    return None
                 if outcome.state == RunState.CANCELLED:  # honoured: keep the sandbox for the outputs
                     watcher.__exit__()
                 self.after = after_agent(self.spec, sandbox, self.artifacts, self.rt.settings, outcome,
@@ -161,8 +197,9 @@ class Attempt:
         """The agent's part; a failure that will not be retried still leaves the sandbox to the
         outputs and checks."""
         try:
-            hooks = self._hooks()
-            self._prepare(sandbox, hooks)
+            hooks = self._hooks(sandbox)
+            if self.resume is None:
+                self._prepare(sandbox, hooks)
             return self._play(sandbox, hooks)
         except NightshiftError as exc:
             if self._will_retry(exc):
@@ -200,6 +237,9 @@ class Attempt:
             raise MissingSecret(f"secrets not set in the worker's environment: {', '.join(missing)}")
         return self.secrets
 
+    def _sandbox(self) -> Sandbox:
+        return pause.reattach(self.rt, self.resume) if self.resume else self._start_sandbox()
+
     def _start_sandbox(self) -> Sandbox:
         """Claim a warm sandbox of the run's shape, else start one; an allowlisted run always starts
         its own on the egress network, its proxy made ready first (no proxy, no run: it never falls
@@ -231,8 +271,9 @@ class Attempt:
             self.admission = self.rt.egress.admit(sandbox.container, self.run_id, self.spec.network.rules())
 
     def _close_egress(self) -> None:
-        """Write what the sandbox reached (or tried to) as egress.jsonl, then drop its rules."""
-        if self.admission is None:
+        """Write what the sandbox reached (or tried to) as egress.jsonl, then drop its rules (a
+        paused sandbox keeps them: the resumed attempt closes them)."""
+        if self.admission is None or self.paused is not None:
             return
         self.rt.egress.release(self.admission)
         lines = [json.dumps(entry, sort_keys=True) for entry in self.rt.egress.requests(self.admission)]
@@ -247,7 +288,24 @@ class Attempt:
         sandbox.wait_ready()
         if self.spec.agent == "claude":
             sandbox.use_image_tier(image_tier_for(self._model_config()))
-        run_setup(sandbox, self.spec.setup, tool_group(self.spec, self._model_config()).bash, hooks)
+        run_setup(sandbox, self.spec.setup, self._group().bash, hooks)
+
+    def _group(self) -> ToolGroup:
+        return tool_group(self.spec, self._model_config())
+
+    def _release(self, sandbox: Sandbox) -> None:
+        """Remove the sandbox, unless the run paused in it: then let it go, frozen, for whichever
+        worker of this machine resumes it (SandboxLauncher.attach)."""
+        if self.paused is None:
+            sandbox.stop()
+        else:
+            sandbox.release()
+
+    def _pause_context(self) -> pause.PauseContext:
+        assert self.transcript is not None and self.hooks is not None
+        return pause.PauseContext(self.rt, self.run_id, self.attempt, self.spec, self.artifacts,
+                                  self.transcript, self.hooks, self.redactor, self.records,
+                                  self.spent, self.admission)
 
     def _model_config(self) -> ModelConfig:
         """The script agent has no model: the default config's tool group serves it."""
@@ -256,23 +314,39 @@ class Attempt:
         model = self.spec.model or self.rt.settings.default_model
         return model_config_for(model, self.rt.settings, self.rt.redis)
 
-    def _hooks(self) -> Hooks:
+    def _hooks(self, sandbox: Sandbox) -> Hooks:
         progress = self.progress  # logs carry run_id from the context
         s = self.rt.settings
         limits = Limits(s.rate_requests_per_min, s.rate_input_tokens_per_min, s.rate_output_tokens_per_min)
-        transcript = TranscriptHook(self.artifacts)
+        self.transcript = TranscriptHook(self.artifacts)
         limiter = RateLimitHook(RateLimiter(self.rt.redis, limits), progress)
         model = self.spec.model or s.default_model if self.spec.agent == "claude" else "script"
-        return HookChain(transcript, progress, limiter, metrics.MetricsHook(model))
+        policy = policy_hooks(self.spec.approval, sandbox, s.approval_page_settle_s)
+        self.hooks = HookChain(self.transcript, progress, limiter, metrics.MetricsHook(model), *policy)
+        return self.hooks
 
     def _play(self, sandbox: Sandbox, hooks: Hooks) -> RunResult:
-        self.records.transition(self.run_id, RunState.RUNNING, self.attempt)
+        resumption = None
+        if self.resume is None:
+            self.records.transition(self.run_id, RunState.RUNNING, self.attempt)
+        else:
+            ended = self._restore(self.resume)
+            if ended is not None:
+                return ended
+            resumption = self.resume.resumption(self.spec.approval.count_wall_while_paused)
         if self.spec.agent == "script":
-            return run_script(self.spec, sandbox, hooks)
+            return run_script(self.spec, sandbox, hooks, resume=resumption)
         from workers.agent.loop import run_session
 
         return run_session(self.spec, sandbox, self.rt.model_client, hooks, model_config=self._model_config(),
-                           settings=self.rt.settings)
+                           settings=self.rt.settings, resume=resumption)
+
+    def _restore(self, resume: pause.Resume) -> RunResult | None:
+        """The transcript goes on and records the decision; a timed-out or cancelled run ends here."""
+        assert self.transcript is not None and self.hooks is not None
+        self.transcript.restore(resume.state["transcript"])
+        self.hooks.on_approval(resume.request.step, resume.decided_event())
+        return resume.ended()
 
     def _finish(self, outcome: RunResult) -> RunResult:
         """Record how the attempt ended (a cancel seen meanwhile wins) and return that."""

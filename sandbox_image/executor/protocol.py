@@ -67,7 +67,11 @@ class Op(StrEnum):
     GLOB = "glob"  # files matching absolute paths or globs
     GET_FILE = "get_file"  # the reply is followed by the file streamed in frames (see above)
     EXEC = "exec"  # a command run to its end or its timeout: exit code, duration, bounded output
+    PAGE = "page"  # the focused window (title, app) and the browser's address (page.py)
     SET_ENV = "set_env"  # variables (secrets) for every shell started from now on; never logged
+
+
+BROWSER_CLASSES = ("firefox", "firefox-esr", "navigator")  # WM_CLASS (lower-cased) of the browser
 
 
 class ImageTier(StrEnum):

@@ -24,12 +24,12 @@ import traceback
 from pathlib import Path
 from typing import Any, cast
 
-from sandbox_image.executor import afterwards, desktop, protocol, session_env
+from sandbox_image.executor import afterwards, desktop, page, protocol, session_env
 from sandbox_image.executor.protocol import ImageTier
 from sandbox_image.executor.result import ConfigurableTool, Tool, ToolError, ToolResult
 from sandbox_image.executor.scaling import api_size_for, tier_of
 
-EXECUTOR_VERSION = "2"  # 2: image tiers, the SDK's toolset texts; glob, get_file, exec
+EXECUTOR_VERSION = "3"  # 2: image tiers, the SDK's toolset texts; glob, get_file, exec; 3: page
 READY_QUIET_S = 0.3
 READY_SETTLE_CAP_S = 5.0
 # type prefix -> (module, class); imported lazily so the computer path never needs the others.
@@ -97,6 +97,7 @@ class Executor:
         self.screen = desktop.screen_size_from_env()
         self.image_tier = ImageTier.STANDARD  # until the worker names the model's (hello or call)
         self._creating = threading.Lock()
+        self.input_clock = page.InputClock()  # when the desktop last got input (page's settle)
 
     def tool_for(self, tool_type: str, tool_name: str) -> Tool:
         for prefix, (module_name, class_name) in TOOL_FAMILIES.items():
@@ -132,6 +133,8 @@ class Executor:
             result = editor.call(tool_type, tool_name, request.get("input"), screenshot, definition=tool)
         else:
             result = tool_impl.call(tool_type, tool_name, request.get("input"), screenshot)
+        if tool_type.startswith("computer_"):
+            self.input_clock.touch()
         return Reply.from_result(request.get("id"), result)
 
     def _use_tier(self, request: dict[str, Any], tool_type: str, tool: Tool) -> None:
@@ -217,6 +220,14 @@ class Executor:
         reply.message["data"] = data
         return reply
 
+    def page(self, request: dict[str, Any]) -> Reply:
+        settle, cap = request.get("settle_s", 0), page.MAX_SETTLE_S
+        if isinstance(settle, bool) or not isinstance(settle, int | float) or not 0 <= settle <= cap:
+            raise ToolError(f"settle_s must be a number of seconds between 0 and {page.MAX_SETTLE_S:g}")
+        reply = Reply(request.get("id"), "page")
+        reply.message["data"] = page.page(float(settle), self.input_clock)
+        return reply
+
     def set_env(self, request: dict[str, Any]) -> Reply:
         env = session_env.parse(request)
         text = session_env.apply(env)
@@ -228,7 +239,7 @@ class Executor:
     def handle(self, request: dict[str, Any], payload: bytes | None) -> Reply:
         op = request.get("op")
         after = {protocol.Op.GLOB: self.glob, protocol.Op.GET_FILE: self.get_file,
-                 protocol.Op.EXEC: self.exec, protocol.Op.SET_ENV: self.set_env}
+                 protocol.Op.EXEC: self.exec, protocol.Op.SET_ENV: self.set_env, protocol.Op.PAGE: self.page}
         if op in after:
             return after[op](request)
         if op == protocol.Op.CALL:

@@ -193,11 +193,13 @@ def run(client: anthropic.Anthropic, sandbox: FakeSandbox, clock: FakeClock, hoo
     def play(*, options: LoopOptions = FAST, **overrides: Any) -> RunResult:
         chosen_hooks = overrides.pop("hooks", hooks)
         chosen_sandbox = overrides.pop("sandbox", sandbox)
+        resume = overrides.pop("resume", None)
         spec = make_spec(**overrides)
         config = resolve_model(spec.model or MODEL)
         with structlog.contextvars.bound_contextvars(run_id="test-run"):  # as the runner binds it
             return run_session(
-                spec, chosen_sandbox, client, chosen_hooks, model_config=config, options=options, clock=clock
+                spec, chosen_sandbox, client, chosen_hooks, model_config=config, options=options, clock=clock,
+                resume=resume,
             )
 
     return play

@@ -25,8 +25,8 @@ def tool_names(api: FakeAnthropicAPI) -> list[str]:
 def test_the_result_tools_are_offered_with_the_schema(api: FakeAnthropicAPI, run: Runner) -> None:
     api.enqueue(reply(tool_use("submit_result", {"price": 12.5, "currency": "EUR"})))
     run(output_schema=SCHEMA)
-    assert tool_names(api)[-2:] == ["submit_result", "declare_infeasible"]
-    assert api.requests[0].body["tools"][-2]["input_schema"] == SCHEMA
+    assert tool_names(api)[-3:] == ["submit_result", "declare_infeasible", "request_approval"]
+    assert api.requests[0].body["tools"][-3]["input_schema"] == SCHEMA
     assert "submit_result" in api.requests[0].body["system"][0]["text"]
 
 
@@ -34,7 +34,7 @@ def test_without_a_schema_only_declare_infeasible_is_offered(api: FakeAnthropicA
     api.enqueue(reply(text("done")))
     run()
     assert "submit_result" not in tool_names(api)
-    assert tool_names(api)[-1] == "declare_infeasible"
+    assert tool_names(api)[-2:] == ["declare_infeasible", "request_approval"]
     assert "declare_infeasible" in api.requests[0].body["system"][0]["text"]
 
 
@@ -89,7 +89,7 @@ def test_a_schema_that_is_not_an_object_is_wrapped(api: FakeAnthropicAPI, run: R
     api.enqueue(reply(tool_use("submit_result", {"result": ["a", "b"]})))
     result = run(output_schema=schema)
     assert result.result == ["a", "b"]
-    wrapped = api.requests[0].body["tools"][-2]["input_schema"]
+    wrapped = api.requests[0].body["tools"][-3]["input_schema"]
     assert wrapped == {"type": "object", "properties": {"result": schema}, "required": ["result"]}
 
 

@@ -70,7 +70,7 @@ def test_tools_and_beta_per_group(group: str, api: FakeAnthropicAPI, run: Runner
     request = api.requests[0]
     tools = request.body["tools"]
     assert tools[1:3] == [{"type": bash, "name": "bash"}, {"type": editor, "name": editor_name}]
-    assert [tool["name"] for tool in tools[3:]] == ["declare_infeasible"]  # offered to every run
+    assert [tool["name"] for tool in tools[3:]] == ["declare_infeasible", "request_approval"]  # every run
     assert request.betas == ([beta] if beta else [])
     if beta is None:
         assert tools[0] == {"type": computer}

@@ -17,7 +17,9 @@ from celery import Celery
 
 from core import broker, keys
 from core import labels as label
+from core.approvals import ApprovalRequest, Approvals
 from core.records import RunRecord
+from core.states import StopReason
 from tests.workers.conftest import MakeRuntime, containers_of, new_run, script, sent_runs, wait_for
 from workers.app import create_app
 from workers.fleet.lease import Lease
@@ -214,7 +216,7 @@ def test_a_reap_pass_resumes_a_dead_workers_run_and_removes_its_sandbox(rt: Runt
     record = run_in(rt, "running", leased=False)
     container = stand_in(rt, record.run_id)
 
-    assert reap_once(rt, app) == {"resumed": 1, "removed": 1, "pruned": 0}
+    assert reap_once(rt, app) == {"resumed": 1, "removed": 1, "pruned": 0, "approvals_lost": 0}
     assert not exists(container)
     assert [m["args"] for m in sent_runs(rt)] == [[record.run_id]]
 
@@ -243,6 +245,50 @@ def test_one_host_per_interval_resends_orphans(make_runtime: MakeRuntime, app: C
     assert [m["args"] for m in sent_runs(host_a)] == [[record.run_id]]
     host_a.redis.delete(keys.reaper_turn(host_a.settings.queue_name))  # the interval passed
     assert resume_on_my_turn(host_b, app) == 1
+
+
+def _waiting(rt: Runtime, deadline: float, queue: str) -> RunRecord:
+    record = run_in(rt, "running")
+    assert rt.records.transition(record.run_id, "needs_approval", attempt=1)
+    Approvals(rt.redis).open(ApprovalRequest(
+        run_id=record.run_id, name="x", what="pay", why="asked", step=1, tool_use_id="t",
+        requested_at=time.time(), deadline=deadline, host="gone-host", queue=queue, container_id="0" * 64,
+        max_wall_s=60))
+    return record
+
+
+def test_a_paused_sandbox_without_a_lease_or_past_its_wall_deadline_is_kept(rt: Runtime) -> None:
+    record = _waiting(rt, time.time() + 3600, "q.host.here")
+    container = stand_in(rt, record.run_id, deadline_in_s=-1)
+
+    assert reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name) == 0
+    assert exists(container)
+    Approvals(rt.redis).close(record.run_id)  # its request gone: nothing will resume it
+    assert reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name) == 1
+
+
+def test_a_resumed_runs_sandbox_has_its_deadline_moved_by_the_time_it_waited(rt: Runtime) -> None:
+    """Its label's deadline was set at start; the wait for a human does not count against it."""
+    resumed = run_in(rt, "running", leased=True)
+    rt.records.update(resumed.run_id, paused_s=3600.0)
+    kept = stand_in(rt, resumed.run_id, deadline_in_s=-60)
+    overdue = stand_in(rt, run_in(rt, "running", leased=True).run_id, deadline_in_s=-60)
+
+    assert reap_containers(rt.docker, rt.records, rt.redis, rt.settings.queue_name) == 1
+    assert exists(kept) and not exists(overdue)
+
+
+def test_a_paused_run_whose_machine_never_ended_it_fails_with_why(rt: Runtime, app: Celery) -> None:
+    late = _waiting(rt, time.time() - 3600, "q.host.gone-host")
+    on_time = _waiting(rt, time.time() - 1, "q.host.gone-host")  # its machine's reaper still has time
+
+    assert reap_once(rt, app)["approvals_lost"] == 1
+
+    record = rt.records.get(late.run_id)
+    assert (record.state, record.stop_reason) == ("failed", StopReason.APPROVAL_LOST)
+    assert "gone-host" in (record.error or "")
+    assert rt.records.get(on_time.run_id).state == "needs_approval"
+    assert [r.run_id for r in Approvals(rt.redis).pending()] == [on_time.run_id]
 
 
 # --- socket directories -------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from core.models import ModelConfig
 from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, budget_exhausted, error_kind, unexpected_stop
-from workers.agent.blocks import final_text, response_to_params, tool_uses, user_text
+from workers.agent.approval import CONFIRM, AwaitApproval, Resumption
+from workers.agent.blocks import final_text, response_to_params, tool_result, tool_uses, user_text
 from workers.agent.caching import (
     CachePolicy,
     drop_all_but_newest,
@@ -37,13 +38,14 @@ from workers.agent.retry import Backoff
 from workers.agent.screen import step_down
 from workers.agent.structured import ResultContract
 from workers.agent.thinking import effective_thinking, thinking_body
+from workers.agent.toolgate import computer_action, declined
 from workers.agent.toolrun import ToolRunner, Turn
 from workers.agent.toolspec import ToolSpec, tool_group
 from workers.agent.usage import Accounts, Usage
 from workers.clock import SYSTEM_CLOCK, Clock
 from workers.hooks import Hooks, StepSummary
 from workers.outcome import RunResult, StopRun
-from workers.toolio import ToolExecutor
+from workers.toolio import ToolExecutor, ToolOutput
 
 DEFAULT_MODEL: str = Settings.model_fields["default_model"].default
 SUBMIT_NUDGE = (
@@ -90,10 +92,13 @@ def run_session(
     settings: Settings | None = None,
     clock: Clock = SYSTEM_CLOCK,
     log: FilteringBoundLogger | None = None,
+    resume: Resumption | None = None,
 ) -> RunResult:
     """Run ``spec`` with ``client`` (``anthropic.Anthropic``/``AnthropicBedrock``/``AnthropicVertex``,
     built with ``max_retries=0``) against ``sandbox``. ``options`` wins over ``settings``; ``log``
-    is a structlog logger (the runner binds ``run_id`` and ``attempt`` in structlog's context)."""
+    is a structlog logger (the runner binds ``run_id`` and ``attempt`` in structlog's context).
+    A ``request_approval`` call raises ``AwaitApproval`` (with the session's state); ``resume``
+    goes on from such a state with the decision as the pending call's answer."""
     opts = options or (LoopOptions.from_settings(settings) if settings else LoopOptions())
     logger = log or structlog.get_logger("nightshift.loop")
     try:
@@ -103,6 +108,8 @@ def run_session(
     except Exception as exc:  # e.g. the sandbox died before the first request
         logger.warning("run failed before the first request", error=str(exc))
         return RunResult(RunState.FAILED, error_kind(exc), error=f"{error_kind(exc)}: {exc}")
+    if resume is not None:
+        session.restore(resume)
     return session.run()
 
 
@@ -155,6 +162,9 @@ class Session:
                     return result
         except StopRun as stop:
             return self._ended(stop.state, stop.stop_reason, error=stop.error)
+        except AwaitApproval as pause:  # the runner pauses the run; this state goes on later
+            pause.state.update(self.snapshot())
+            raise
         except NightshiftError as exc:
             self.log.warning("run failed", error=str(exc), kind=type(exc).__name__)
             return self._ended(RunState.FAILED, error_kind(exc), error=f"{error_kind(exc)}: {exc}")
@@ -266,6 +276,37 @@ class Session:
     def _append_assistant(self, content: list[dict[str, Any]]) -> None:
         if content:
             self.messages.append({"role": "assistant", "content": encodable(content)})
+
+    # --- pausing for an approval ------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The session as JSON, taken at a ``request_approval`` call (its assistant turn is the last
+        message; the pending results are in the pause's state)."""
+        return {"messages": self.messages, "steps": self.steps, "nudges": self.nudges,
+                "usage": self.accounts.usage.as_dict(), "cost_usd": self.accounts.cost_usd,
+                "elapsed_s": self.clock.monotonic() - self.started, "static": self.static}
+
+    def restore(self, resume: Resumption) -> None:
+        """Go on from ``snapshot``: the same request prefix (byte-stable for the cache), and the
+        pending turn answered with the decision."""
+        state = resume.state
+        self.messages, self.steps, self.nudges = state["messages"], state["steps"], state["nudges"]
+        self.accounts.usage = Usage(**state["usage"])
+        self.accounts.cost_usd = float(state["cost_usd"])
+        self.static = state["static"]
+        self.started = self.clock.monotonic() - resume.elapsed_s
+        self.requester.deadline = self.started + self.spec.budgets.max_wall_s
+        block = state["tool_use"]
+        answer = self._confirmed(block, resume.answer) if state.get("kind") == CONFIRM else resume.answer
+        self.hooks.on_tool_result(self.steps, block, answer, 0.0)
+        answered = tool_result(block, answer)
+        self.messages.append({"role": "user", "content": [*state["before"], answered, *state["after"]]})
+
+    def _confirmed(self, block: dict[str, Any], ruling: ToolOutput) -> ToolOutput:
+        """A keyboard call the approval policy held: approved, it runs; denied, the SDK's refusal."""
+        if not ruling.is_error:
+            return self.runner.run_confirmed(self.steps, block)
+        return ToolOutput.error(f"{declined(str(computer_action(block)))} ({ruling.text})")
 
     # --- requests ---------------------------------------------------------------------------------
 

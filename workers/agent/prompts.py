@@ -12,7 +12,7 @@ _DESKTOP = """\
 <SYSTEM_CAPABILITY>
 * You control a Debian 12 (bookworm) desktop in an isolated, disposable container that exists only \
 for this task. Nobody watches the screen while you work: do the whole task yourself, without \
-asking for confirmation.
+asking for confirmation, except for the consequential actions listed under APPROVAL.
 * The screen is {width}x{height} pixels (X display :1, window manager mutter). A panel at the \
 bottom edge has launchers, from left to right: Firefox ESR, Terminal (xterm), File Manager \
 (pcmanfm), Text Editor (mousepad), LibreOffice Calc, LibreOffice Writer, Calculator (galculator), \
@@ -38,6 +38,15 @@ _NETWORK = {
     "allowlist": "Only these web hosts are reachable, over HTTP and HTTPS through a proxy that "
     "Firefox, curl and pip already use: {hosts}. Every other host is refused.",
 }
+
+_APPROVAL = """
+<APPROVAL>
+Before any action with real-world consequences, call `request_approval` with what you want to do \
+and why, and wait for its result: accepting terms of service, cookies or any other agreement that \
+needs affirmative consent; payments, purchases or other financial transactions; sending messages, \
+emails or posts; submitting a form that creates or changes something outside this computer. Take \
+the action only if the result says it is approved; if it is denied, do not take it.
+</APPROVAL>"""
 
 _STRUCTURED = """
 <RESULT>
@@ -69,6 +78,7 @@ def system_prompt(
         editor=group.editor_name,
         today=f"{today:%A, %B} {today.day}, {today.year}",
     )
+    text += _APPROVAL
     text += _STRUCTURED if spec.output_schema is not None else _INFEASIBLE
     suffix = spec.system_prompt_suffix.strip()
     return f"{text}\n\n{suffix}" if suffix else text

@@ -4,7 +4,9 @@ machines without an API key.
 
 ``submit_result`` and ``declare_infeasible`` steps end the run as a model's calls would (the
 submission validated against the task's ``output_schema`` when it has one), so a recorded run
-replays with the same outcome."""
+replays with the same outcome. A ``request_approval`` step pauses the run as a model's call would
+(``AwaitApproval``); ``resume`` plays on from the step after it with the decision as its answer
+(a denial is an error answer, so the script fails at that step, recorded)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.approvals import REQUEST_APPROVAL
 from core.models import ModelConfig
 from core.spec import ScriptStep, TaskSpec
 from core.states import RunState, StopReason, budget_exhausted, step_failed
+from workers.agent.approval import NEEDS_WHAT, AwaitApproval, Resumption, asked
 from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, ResultContract, infeasible_reason
 from workers.agent.toolrun import Turn
 from workers.agent.toolspec import ToolSpec, tool_group
@@ -29,24 +33,58 @@ def run_script(
     hooks: Hooks,
     *,
     clock: Callable[[], float] = time.monotonic,
+    resume: Resumption | None = None,
 ) -> RunResult:
     tools = ToolSpec(tool_group(spec, ModelConfig()), sandbox.api_size)
-    started = clock()
-    outputs: list[dict[str, Any]] = []
+    started = clock() - (resume.elapsed_s if resume else 0.0)
+    outputs: list[dict[str, Any]] = list(resume.state["outputs"]) if resume else []
+    first = int(resume.state["index"]) + 1 if resume else 1
     contract = ResultContract(spec.output_schema) if spec.output_schema is not None else None
-    for index, step in enumerate(spec.steps, start=1):
+    if resume is not None:
+        ended = _answer_pending(spec, hooks, resume, outputs)
+        if ended is not None:
+            return ended
+    for index, step in enumerate(spec.steps[first - 1:], start=first):
         stop = _should_stop(spec, hooks, index, clock() - started)
         if stop is not None:
             return _ended(stop, index - 1, outputs)
+        _ask_if_approval(step, index, outputs, clock() - started)
         turn = Turn()
         output = _play(tools, sandbox, hooks, index, step, (contract, turn))
-        outputs.append({"step": index, "tool": step.name, "text": output.text, "is_error": output.is_error})
-        if output.is_error:
-            return _ended((RunState.FAILED, step_failed(index, step.name, output.text)), index, outputs)
+        ended = _record(outputs, index, step, output)
+        if ended is not None:
+            return ended
         if turn.finished:
             return _structured_end(turn, index)
     return RunResult(RunState.SUCCEEDED, StopReason.SCRIPT_COMPLETE, steps=len(spec.steps),
                      result={"steps": outputs})
+
+
+def _record(
+    outputs: list[dict[str, Any]], index: int, step: ScriptStep, output: ToolOutput
+) -> RunResult | None:
+    outputs.append({"step": index, "tool": step.name, "text": output.text, "is_error": output.is_error})
+    if output.is_error:
+        return _ended((RunState.FAILED, step_failed(index, step.name, output.text)), index, outputs)
+    return None
+
+
+def _ask_if_approval(step: ScriptStep, index: int, outputs: list[dict[str, Any]], elapsed_s: float) -> None:
+    request = asked(step.input) if step.name == REQUEST_APPROVAL else None
+    if request is not None:
+        tool_use = {"type": "tool_use", "id": f"script_{index:04d}", "name": step.name, "input": step.input}
+        state = {"index": index, "outputs": outputs, "elapsed_s": elapsed_s}
+        raise AwaitApproval(request, tool_use, index, state)
+
+
+def _answer_pending(
+    spec: TaskSpec, hooks: Hooks, resume: Resumption, outputs: list[dict[str, Any]]
+) -> RunResult | None:
+    """The paused step's answer (the decision), recorded as that step's result."""
+    index = int(resume.state["index"])
+    hooks.on_tool_result(index, resume.state["tool_use"], resume.answer, 0.0)
+    hooks.on_step_end(StepSummary(step=index, stop_reason="tool_use", tool_calls=1))
+    return _record(outputs, index, spec.steps[index - 1], resume.answer)
 
 
 def _should_stop(spec: TaskSpec, hooks: Hooks, index: int, elapsed_s: float) -> tuple[RunState, str] | None:
@@ -71,6 +109,8 @@ def _play(
     began = time.monotonic()
     if step.name in (SUBMIT_RESULT, DECLARE_INFEASIBLE):
         output = _structured(step, *structured)
+    elif step.name == REQUEST_APPROVAL:  # only an invalid request gets here
+        output = ToolOutput.error(NEEDS_WHAT)
     elif definition is None:
         output = ToolOutput.error(f"Tool {step.name} is invalid")
     else:

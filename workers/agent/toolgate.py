@@ -103,6 +103,17 @@ def computer_action(block: Mapping[str, Any]) -> str | None:
     return action if block.get("name") == "computer" and isinstance(action, str) else None
 
 
+def ask_gate(hooks: Hooks, step: int, block: dict[str, Any], action: str) -> ToolOutput | None:
+    """The ``gate`` hook before any computer action; a hook that fails refuses the call."""
+    try:
+        hooks.gate(step, block)
+    except PROPAGATE:
+        raise
+    except Exception:
+        return ToolOutput.error(confirm_failed(action))
+    return None
+
+
 def ask_confirm(hooks: Hooks, step: int, block: dict[str, Any], action: str) -> ToolOutput | None:
     """The ``confirm`` hook for keyboard input; a hook that fails refuses the call (fails closed)."""
     if action not in CONFIRM_REQUIRED:

@@ -13,14 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.approvals import REQUEST_APPROVAL
 from core.toolset import TOOLSET_NAME
 from sandbox_image.executor.texts import shown
+from workers.agent.approval import NEEDS_WHAT, AwaitApproval, asked
 from workers.agent.blocks import tool_result
 from workers.agent.structured import DECLARE_INFEASIBLE, SUBMIT_RESULT, infeasible_reason
 from workers.agent.toolgate import (
     MAX_INPUT_DEPTH,
     TOO_DEEP,
     ask_confirm,
+    ask_gate,
     computer_action,
     depth,
     disabled,
@@ -39,6 +42,9 @@ CUT_OFF = (
     "smaller calls)."
 )
 NOT_AN_OBJECT = "Tool input must be a JSON object."
+AFTER_APPROVAL = (
+    "Not executed: it came after request_approval in the same turn. Send it again after the decision."
+)
 
 
 @dataclass
@@ -71,17 +77,55 @@ class ToolRunner:
         turn, self.step = Turn(), step
         last_member = _last_member_id([b for b in blocks if b.get("id") != cut_off_id])
         halted = False
-        for block in blocks:
+        for index, block in enumerate(blocks):
+            if block.get("name") == REQUEST_APPROVAL and block.get("id") != cut_off_id:
+                self._ask(step, block, turn, blocks[index + 1:])
             if block.get("id") == cut_off_id or (halted and is_toolset_member(block)):
                 output = ToolOutput.error(CUT_OFF if block.get("id") == cut_off_id else NOT_EXECUTED)
                 self.hooks.on_tool_result(step, block, output, 0.0)
             else:
-                output = self._call(step, block, turn, screenshot_last=block.get("id") == last_member)
+                output = self._paused_call(step, blocks, index, turn, block.get("id") == last_member)
                 halted = halted or (output.is_error and self._halts(block))
             if turn.finished:
                 break
             turn.results.append(tool_result(block, output))
         return turn
+
+    def _ask(self, step: int, block: dict[str, Any], turn: Turn, rest: list[dict[str, Any]]) -> None:
+        """A valid ``request_approval`` pauses the run here (the calls after it are answered as not
+        run); an invalid one is answered as an error by ``_dispatch``."""
+        request = asked(block.get("input"))
+        if request is None:
+            return
+        raise AwaitApproval(request, block, step, self._pending(step, turn, rest))
+
+    def _paused_call(
+        self, step: int, blocks: list[dict[str, Any]], index: int, turn: Turn, screenshot_last: bool
+    ) -> ToolOutput:
+        """A call; the ``confirm`` hook may pause the run at it (an approval policy)."""
+        try:
+            return self._call(step, blocks[index], turn, screenshot_last=screenshot_last)
+        except AwaitApproval as pause:
+            pause.state.update(self._pending(step, turn, blocks[index + 1:]))
+            raise
+
+    def _pending(self, step: int, turn: Turn, rest: list[dict[str, Any]]) -> dict[str, Any]:
+        """The turn around a paused call: the results before it, and the calls after it answered
+        as not run."""
+        after = []
+        for later in rest:
+            output = ToolOutput.error(AFTER_APPROVAL)
+            self.hooks.on_tool_result(step, later, output, 0.0)
+            after.append(tool_result(later, output))
+        return {"before": turn.results, "after": after}
+
+    def run_confirmed(self, step: int, block: dict[str, Any]) -> ToolOutput:
+        """The keyboard call a human approved: it runs now, with no further confirm."""
+        tool = self.spec.route(block)
+        if tool is None:
+            return ToolOutput.error(self._unrouted(block))
+        screenshot = True if is_toolset_member(block) else None
+        return self.sandbox.call(tool, block.get("input") or {}, screenshot=screenshot)
 
     def _call(self, step: int, block: dict[str, Any], turn: Turn, *, screenshot_last: bool) -> ToolOutput:
         began = self.clock.monotonic()
@@ -98,6 +142,8 @@ class ToolRunner:
 
     def _dispatch(self, block: dict[str, Any], turn: Turn, screenshot_last: bool) -> ToolOutput:
         name, tool_input = block.get("name"), block.get("input")
+        if name == REQUEST_APPROVAL:
+            return ToolOutput.error(NEEDS_WHAT)
         if name == DECLARE_INFEASIBLE or (self.spec.contract is not None and name == SUBMIT_RESULT):
             return self._structured(name, tool_input, turn)
         tool = self.spec.route(block)
@@ -126,7 +172,8 @@ class ToolRunner:
             return None
         if action in self.spec.disabled:
             return ToolOutput.error(disabled(action))
-        return ask_confirm(self.hooks, self.step, block, action)
+        refused = ask_confirm(self.hooks, self.step, block, action)
+        return refused or ask_gate(self.hooks, self.step, block, action)
 
     def _structured(self, name: str, tool_input: Any, turn: Turn) -> ToolOutput:
         if name == DECLARE_INFEASIBLE:

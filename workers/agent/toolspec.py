@@ -9,6 +9,7 @@ from typing import Any
 from core.models import TOOL_GROUPS, TOOLSET_TYPE, ModelConfig, ToolGroup
 from core.spec import TaskSpec
 from core.toolset import TOOLSET_NAME
+from workers.agent.approval import approval_tool
 from workers.agent.structured import ResultContract, infeasible_tool
 
 ZOOM_COMPUTER = "computer_20251124"
@@ -33,9 +34,11 @@ class ToolSpec:
 
     def definitions(self) -> list[dict[str, Any]]:
         """The ``tools`` list: computer (or the toolset entry), bash, editor, then the client tools
-        (``declare_infeasible`` always, ``submit_result`` before it with an output schema)."""
+        (``declare_infeasible`` always, ``submit_result`` before it with an output schema,
+        ``request_approval`` last)."""
         tools = [self._computer(), {"type": self.group.bash, "name": "bash"}, self._editor()]
         tools.extend(self.contract.tool_definitions() if self.contract is not None else [infeasible_tool()])
+        tools.append(approval_tool())
         return tools
 
     def betas(self) -> list[str]:

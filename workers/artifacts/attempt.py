@@ -113,6 +113,19 @@ class RunArtifacts:
             if self.live_manifest:
                 self._write_manifest(complete=False)
 
+    # --- a run paused for an approval goes on in another process --------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            lines = {name: bytes(data).decode() for name, data in self._lines.items()}
+            return {"objects": dict(self._objects), "lines": lines, "started": self._started}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._objects = dict(state["objects"])
+            self._lines = {name: bytearray(text.encode()) for name, text in state["lines"].items()}
+            self._started = float(state["started"])
+
     # --- the end of the attempt ------------------------------------------------------------------
 
     def finalize(self, result: dict[str, Any], report: Render | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import time
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -61,7 +62,8 @@ def steps_of(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     for event in events:
         if "step" not in event or event.get("event") == "request":
             continue
-        step = steps.setdefault(int(event["step"]), {"responses": [], "tools": [], "summary": {}})
+        step = steps.setdefault(int(event["step"]),
+                                {"responses": [], "tools": [], "summary": {}, "approvals": []})
         kind = event.get("event")
         if kind == "response":
             step["responses"].append(event)
@@ -69,6 +71,8 @@ def steps_of(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
             step["tools"].append(event)
         elif kind == "step_end":
             step["summary"] = event
+        elif kind == "approval":
+            step["approvals"].append(event)
     return steps
 
 
@@ -117,7 +121,21 @@ def _step(read: Read, number: int, step: dict[str, Any]) -> str:
     for response in step["responses"]:
         parts += [_block(block) for block in response.get("content") or []]
     parts += [_tool(read, tool) for tool in step["tools"]]
+    parts += [_approval(read, event) for event in step["approvals"]]
     return "".join(parts) + "</div>"
+
+
+def _approval(read: Read, event: dict[str, Any]) -> str:
+    """A request (what, why, the screen the approver saw) or a decision (who, when, note)."""
+    if event.get("kind") == "requested":
+        shot = event.get("screenshot")
+        image = _screenshot(read, {"image": shot, "input": {}}) if shot else ""
+        text = f"asked: {event.get('what')} (why: {event.get('why')})"
+        return f"<div class='tool approval'><b>approval</b> <pre>{escape(text)}</pre>{image}</div>"
+    when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(float(event.get("at") or event.get("ts") or 0)))
+    text = f"{event.get('decision')} by {event.get('by')} at {when}" + (
+        f": {event.get('note')}" if event.get("note") else "")
+    return f"<div class='tool approval'><b>approval</b> <pre>{escape(text)}</pre></div>"
 
 
 def _step_meta(summary: dict[str, Any]) -> str:

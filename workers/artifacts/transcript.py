@@ -99,6 +99,20 @@ class TranscriptHook(Hooks):
     def on_wait(self, reason: str, wait_s: float) -> None:
         self._write({"event": "wait", "reason": reason, "wait_s": round(wait_s, 3)})
 
+    def on_approval(self, step: int, event: dict[str, Any]) -> None:
+        self._write({"event": "approval", "step": step, **event})
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a run paused for an approval needs to go on writing the same transcript."""
+        return {"images": self.images, "image_count": self.image_count,
+                "last_screenshot": self.last_screenshot, "messages_seen": self._messages_seen,
+                "static": self._static}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.images, self.image_count = dict(state["images"]), int(state["image_count"])
+        self.last_screenshot, self._messages_seen = state["last_screenshot"], int(state["messages_seen"])
+        self._static = state["static"]
+
     def on_setup_step(self, report: dict[str, Any]) -> None:
         self._write({"event": "setup", **report})
 

@@ -18,7 +18,9 @@ from docker.models.containers import Container
 
 from core import keys
 from core import labels as label
+from core.approvals import Approvals
 from core.records import Records
+from core.states import RunState
 from workers.fleet.lease import lease_held
 from workers.sandbox.pool import claim_of, discard, socket_dir_of, take_back
 
@@ -27,9 +29,11 @@ log = structlog.get_logger("nightshift.reaper")
 
 def _why_claimed(claim: dict[str, Any], records: Records, client: redis.Redis, now: float) -> str | None:
     run_id = str(claim.get("run_id", ""))
-    if float(claim.get("deadline", "inf")) < now:
-        return "past its deadline"
     record = records.find(run_id)
+    if record is not None and record.state == RunState.NEEDS_APPROVAL:  # paused: kept until decided
+        return None if Approvals(client).get(run_id) is not None else "approval request gone"
+    if float(claim.get("deadline", "inf")) + (record.paused_s if record else 0.0) < now:
+        return "past its deadline"
     if record is None:
         return "run unknown"
     if record.terminal:

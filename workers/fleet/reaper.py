@@ -2,10 +2,11 @@
 
 Two halves, because containers are per machine and runs are fleet-wide:
 - ``reap_containers`` (every worker's main process, on a timer): removes local sandboxes whose run
-  is finished, past its deadline, or orphaned (no live lease: its worker died).
-  With them go their executor socket directories, and any socket directory whose sandbox no longer
-  exists (a worker killed between creating one and removing it), after a grace for sandboxes still
-  starting.
+  is finished, past its deadline, or orphaned (no live lease: its worker died); a paused run's
+  sandbox is kept while its approval request stands. With them go their executor socket
+  directories, and any socket directory whose sandbox no longer exists (a worker killed between
+  creating one and removing it), after a grace for sandboxes still starting. On the same timer
+  ``expire_approvals`` sends this machine's paused runs past their approval deadline to be ended.
 - ``resume_orphans`` (every worker's main process on the same timer, one host per interval by a
   Redis turn; also the beat-scheduled ``nightshift.reap`` task): re-sends runs that are
   ``starting``/``running`` with no live lease, so a crashed run resumes as attempt N+1 within
@@ -32,11 +33,13 @@ from docker.models.containers import Container
 
 from core import keys
 from core import labels as label
-from core.broker import send_run
+from core.approvals import Approvals, decide_and_resume
+from core.broker import host_queue, send_run
+from core.errors import ApprovalError
 from core.events import EventType
 from core.records import Records, RunRecord
 from core.settings import Settings
-from core.states import IN_FLIGHT
+from core.states import IN_FLIGHT, Decision, RunState, StopReason
 from workers.fleet.lease import lease_held
 from workers.fleet.pool_reaper import reap_pool
 from workers.metrics import REAPER_ACTIONS
@@ -53,9 +56,11 @@ def _why_remove(
 ) -> str | None:
     labels = container.labels
     run_id = labels.get(label.RUN_ID, "")
-    if float(labels.get(label.DEADLINE, "inf")) < now:
-        return "past its deadline"
     record = records.find(run_id)
+    if record is not None and record.state == RunState.NEEDS_APPROVAL:  # paused: kept until decided
+        return None if Approvals(redis_client).get(run_id) is not None else "approval request gone"
+    if float(labels.get(label.DEADLINE, "inf")) + (record.paused_s if record else 0.0) < now:
+        return "past its deadline"
     if record is None:
         return "run unknown"
     if record.terminal:
@@ -155,6 +160,43 @@ def resume_on_my_turn(rt: Runtime, app: Celery) -> int:
     return resumed
 
 
+def expire_approvals(rt: Runtime, app: Celery) -> int:
+    """Paused runs of this machine cancelled meanwhile, or past their approval deadline: decided
+    ``cancelled``/``timed_out`` and sent to this machine's queue, where a worker ends them
+    (``cancelled``/``failed``), keeps their artifacts and removes their container."""
+    approvals, queue, expired = Approvals(rt.redis), host_queue(rt.settings, rt.hostname), 0
+    cancelled = [r for r in approvals.pending() if r.queue == queue and rt.records.cancel_requested(r.run_id)]
+    ending = [(r, Decision.CANCELLED, "cancel") for r in cancelled]
+    ending += [(r, Decision.TIMED_OUT, "deadline") for r in approvals.due(queue)]
+    for request, decision, by in ending:
+        try:
+            decide_and_resume(approvals, app, rt.settings, request.run_id, decision, by=by)
+        except ApprovalError:  # decided a moment ago by a human, or by another worker's reaper
+            continue
+        log.warning("paused run ends", run_id=request.run_id, decision=decision)
+        expired += 1
+    return expired
+
+
+def fail_lost_approvals(rt: Runtime, now: float | None = None) -> int:
+    """Fleet-wide (beat): a paused run whose machine never ended it after its deadline (a few reaper
+    passes late) lived on a machine that is gone: ``failed``, with why."""
+    s, approvals, failed = rt.settings, Approvals(rt.redis), 0
+    late = (time.time() if now is None else now) - 3 * s.reaper_interval_s - s.lease_ttl_s
+    for request in approvals.due(None, late):
+        try:
+            approvals.decide(request.run_id, Decision.TIMED_OUT, by="deadline (machine gone)")
+        except ApprovalError:
+            continue
+        error = f"{StopReason.APPROVAL_LOST}: {request.host} did not end the run after its deadline"
+        rt.records.transition(request.run_id, RunState.FAILED, expect=(RunState.NEEDS_APPROVAL,),
+                              stop_reason=StopReason.APPROVAL_LOST, error=error)
+        approvals.close(request.run_id)
+        rt.redis.delete(keys.run_paused(request.run_id))
+        failed += 1
+    return failed
+
+
 def reap_local(rt: Runtime) -> int:
     """This machine's share: dead sandboxes, their socket directories, their egress rules."""
     settings = rt.settings
@@ -168,8 +210,9 @@ def reap_local(rt: Runtime) -> int:
 
 def reap_once(rt: Runtime, app: Celery) -> dict[str, int]:
     """The beat task's pass: orphans (unless a worker's timer had this interval's turn), this
-    machine's containers, expired records."""
-    actions = {"resumed": resume_on_my_turn(rt, app), "removed": reap_local(rt), "pruned": rt.records.prune()}
+    machine's containers, expired records, paused runs whose machine is gone."""
+    actions = {"resumed": resume_on_my_turn(rt, app), "removed": reap_local(rt), "pruned": rt.records.prune(),
+               "approvals_lost": fail_lost_approvals(rt)}
     REAPER_ACTIONS.labels("pruned").inc(actions["pruned"])
     return actions
 
@@ -194,6 +237,7 @@ class ContainerReaper:
         while not self._stop.is_set():
             try:
                 resume_on_my_turn(self.rt, self.app)
+                expire_approvals(self.rt, self.app)
                 reap_local(self.rt)
             except Exception as exc:  # keep the timer alive through Docker/Redis hiccups
                 log.warning("reaper pass failed", error=str(exc))

@@ -10,6 +10,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from docker.models.containers import Container
 from core.errors import SandboxError, SandboxGoneError, SandboxStartError, ToolTimeoutError
 from core.settings import Settings
 from sandbox_image.executor import protocol
-from sandbox_image.executor.protocol import Op
+from sandbox_image.executor.protocol import BROWSER_CLASSES, Op
 from workers.sandbox.channel import Channel
 from workers.sandbox.status import container_status, settled_status, tail_logs
 from workers.toolio import ToolOutput
@@ -34,6 +35,16 @@ def _call_timeout(settings: Settings, tool_input: Any) -> float:
     duration = tool_input.get("duration") if isinstance(tool_input, dict) else None
     extra = float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else 0.0
     return settings.tool_timeout_s + max(0.0, min(extra, 600.0))
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the sandbox's user is looking at (the executor's ``page`` op)."""
+
+    title: str  # the focused window's
+    app: str  # its WM_CLASS class ("firefox-esr"); '' when no window has focus
+    url: str | None  # the browser's address, when the browser has focus and it could be read
+    is_browser: bool
 
 
 class Sandbox:
@@ -165,6 +176,17 @@ class Sandbox:
         if reply.get("is_error"):
             raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
         return dict(reply.get("data") or {})
+
+    def page(self, settle_s: float = 0.0) -> Page:
+        """The focused window, and the browser's address once ``settle_s`` have passed since the
+        last input (the browser records a navigation a moment after it)."""
+        message = {"op": Op.PAGE, "settle_s": settle_s}
+        reply, _ = self._request(message, self.settings.tool_timeout_s + settle_s)
+        if reply.get("is_error"):
+            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        data = dict(reply.get("data") or {})
+        app = str(data.get("app") or "")
+        return Page(str(data.get("title") or ""), app, data.get("url"), app.lower() in BROWSER_CLASSES)
 
     def release(self) -> None:
         """Let go of the sandbox and leave it running, for another process of this host to take
