@@ -35,12 +35,17 @@ class _WindowWait(_Strict):
     @field_validator("wait_for_window")
     @classmethod
     def _regex(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"wait_for_window is not a regular expression: {exc}") from None
-        return pattern
+        return regex(pattern, "wait_for_window")
+
+
+def regex(pattern: str | None, field: str) -> str | None:
+    """A pattern that compiles (or none): a task file's mistake is named at validation, not at run time."""
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{field} is not a valid regular expression: {exc}") from None
+    return pattern
 
 
 def sandbox_path(value: str, field: str) -> str:

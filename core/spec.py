@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from core.setup_steps import SetupStep, sandbox_path
+from core.setup_steps import SetupStep, regex, sandbox_path
 from core.toolset import COMPUTER_MEMBERS
 
 _DISPLAY = re.compile(r"^(\d{3,4})x(\d{3,4})$")
@@ -113,12 +113,7 @@ class ApprovalOptions(_Strict):
     @field_validator("when_title", "when_url")
     @classmethod
     def _pattern(cls, pattern: str | None, info: ValidationInfo) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{info.field_name} is not a valid regular expression: {exc}") from None
-        return pattern
+        return regex(pattern, str(info.field_name))
 
     @field_validator("submit_on")
     @classmethod

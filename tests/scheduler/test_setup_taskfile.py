@@ -38,7 +38,8 @@ def test_commands_open_and_launch_steps_load_with_their_defaults(checks: Checks,
     [
         ("  - open: {path: report.docx}", "setup[0].open.path", "path must be an absolute path without '..'"),
         ("  - launch: {command: xterm, wait_for_window: '(unclosed'}", "setup[0].launch.wait_for_window",
-         "wait_for_window is not a regular expression: missing ), unterminated subpattern at position 0"),
+         "wait_for_window is not a valid regular expression: "
+         "missing ), unterminated subpattern at position 0"),
         ("  - launch: {command: xterm, timeout_s: 0}", "setup[0].launch.timeout_s",
          "Input should be greater than 0"),
         ("  - {open: {path: /a}, launch: {command: xterm}}", "setup[0]",
