@@ -123,7 +123,7 @@ def test_secrets_are_redacted_from_check_output(rt: Runtime, monkeypatch: pytest
 
 
 def test_a_run_whose_sandbox_never_started_records_its_checks_as_not_run(make_runtime: MakeRuntime) -> None:
-    rt = make_runtime(sandbox_start_timeout_s=0.001, max_attempts=1)
+    rt = make_runtime(sandbox_image="No-Such-Image", max_attempts=1)  # docker run refuses it at once
     run_id = new_run(rt, task(["true"], outputs=["/tmp/x"], checks=[{"name": "c", "run": "true"}]))
 
     execute_run(run_id, rt)

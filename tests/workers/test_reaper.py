@@ -128,7 +128,7 @@ def test_queued_and_finished_runs_are_not_resumed(rt: Runtime, app: Celery) -> N
 
 
 def test_a_run_waiting_for_its_retry_is_not_sent_again(make_runtime: MakeRuntime) -> None:
-    rt = make_runtime(max_attempts=3, sandbox_start_timeout_s=0.001)
+    rt = make_runtime(max_attempts=3, sandbox_image="No-Such-Image")  # docker run refuses it at once
     run_id = new_run(rt, script("echo x"))
     with pytest.raises(RetryRun):  # Celery now holds the retry message for retry_delay_s
         execute_run(run_id, rt)
