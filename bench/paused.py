@@ -1,5 +1,5 @@
 """What N sandboxes waiting for an approval cost the machine: CPU and memory running idle, then
-released and frozen with ``docker pause`` (what workers/pause.py does), and how long a resume takes
+released and frozen with ``docker pause`` (what workers/approval/pause.py does), and how long a resume takes
 (unpause, take the sandbox over with ``SandboxLauncher.attach`` as another worker would, first
 screenshot).
 
@@ -32,7 +32,7 @@ import docker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.settings import load_settings
-from workers.pause import freeze
+from workers.approval.pause import freeze
 from workers.sandbox.launcher import SandboxLauncher
 from workers.sandbox.sandbox import Sandbox
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from core.spec import ApprovalOptions
 from sandbox_image.executor.page import MOZLZ4_MAGIC, InputClock, browser_url, current_url, lz4_block, mozlz4
-from workers.approval_policy import can_submit, host_listed
+from workers.approval.policy import can_submit, host_listed
 
 
 def literals_only(data: bytes) -> bytes:

@@ -1,7 +1,7 @@
 """One delivery of ``nightshift.run``: lease the run, start its sandbox, play the agent, record the
 outcome, and remove the container in every outcome. A run always ends with a recorded state and
 its artifacts; a finished run is never run again. A run that asks for a human's approval pauses
-(workers/pause.py): its container is kept, frozen, and this delivery ends; a later delivery of
+(workers/approval/pause.py): its container is kept, frozen, and this delivery ends; a later delivery of
 the paused run (a decision, or its deadline) resumes the same attempt in the same container."""
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ from core.redact import Redactor
 from core.settings import Settings
 from core.spec import TaskSpec
 from core.states import RunState, StopReason, error_kind
-from workers import metrics, pause
+from workers import metrics
 from workers.after import AfterAgent, after_agent, not_run
 from workers.agent.approval import AwaitApproval
 from workers.agent.model_client import model_config_for
 from workers.agent.screen import image_tier_for
 from workers.agent.script import run_script
 from workers.agent.toolspec import tool_group
-from workers.approval_policy import policy_hooks
+from workers.approval import pause
+from workers.approval.policy import policy_hooks
 from workers.artifacts.attempt import REPORT, RunArtifacts
 from workers.artifacts.index import write_index
 from workers.artifacts.report import render

@@ -14,7 +14,7 @@ from core.setup_steps import SetupStep
 from core.spec import ApprovalOptions
 from tests.sandbox.desk import Desk
 from workers.agent.approval import AwaitApproval
-from workers.approval_policy import ApprovalPolicy
+from workers.approval.policy import ApprovalPolicy
 from workers.sandbox.launcher import SandboxLauncher
 from workers.sandbox.sandbox import Page
 from workers.setup import run_step
