@@ -57,6 +57,13 @@ def connect_redis(settings: Settings, outage_s: float | None = None) -> redis.Re
     )
 
 
+def connect_redis_briefly(settings: Settings, timeout_s: float = 1.0) -> redis.Redis:
+    """A client that fails at once when Redis does not answer: for shutdown paths, where waiting out
+    an outage would only be cut short by the process manager's kill."""
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=timeout_s,
+                                socket_connect_timeout=timeout_s)
+
+
 class TimeLimits(NamedTuple):
     soft_s: int  # whole seconds, rounded up: Celery's limits are ints
     hard_s: int

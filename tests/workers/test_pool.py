@@ -6,6 +6,7 @@ removes pooled sandboxes whose keeper or run is gone."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from core import keys
 from core import labels as label
 from core.errors import SandboxError
 from core.events import EventType
+from tests.conftest import RedisServer
 from tests.workers.conftest import MakeRuntime, assert_ended_clean, new_run, result_of, script, wait_for
 from workers.fleet.pool_reaper import reap_pool
 from workers.runner import execute_run
@@ -260,3 +262,27 @@ def test_a_cancel_stops_a_run_on_a_warm_sandbox_and_removes_it(
     assert (record.state, record.container_id) == ("cancelled", pooled)
     assert not exists(rt, pooled)
     assert assert_ended_clean(rt, run_id, 1)["state"] == "cancelled"
+
+
+def test_a_keeper_stopping_after_redis_is_gone_still_removes_its_idle_sandboxes(
+    make_runtime: MakeRuntime,
+) -> None:
+    """A process manager stops Redis and the worker at once (honcho does): the keeper's shutdown
+    does not wait out the outage, and leaves no idle desktop running on the host."""
+    private = RedisServer()
+    private.start()
+    try:
+        rt = make_runtime(redis_url=private.url, warm_pool_size=1)
+        keeper = PoolKeeper(rt.launcher, rt.redis, rt.settings, rt.hostname)
+        keeper.pass_once()
+        [pooled] = ready_ids(rt, shape_of(rt))
+        private.stop()
+
+        began = time.monotonic()
+        keeper.stop(drain=True)
+
+        assert time.monotonic() - began < 10
+        assert not exists(rt, pooled)
+    finally:
+        private.stop()
+        shutil.rmtree(private.dir, ignore_errors=True)

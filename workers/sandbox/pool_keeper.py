@@ -4,27 +4,34 @@ Every pass it (1) renews its heartbeat, (2) recycles ready sandboxes idle past
 ``warm_pool_ttl_s``, (3) tops each shape up to ``warm_pool_size``, never past the host's free
 slots (``worker_concurrency`` minus the sandboxes runs hold now), and sleeps until a claim wakes it
 or ``warm_pool_interval_s`` passes. Shapes are the default one plus every shape a run asked for on
-this host within ``warm_pool_shape_ttl_s``. On shutdown it removes the sandboxes it still holds.
-A keeper that dies leaves its heartbeat to expire; the reaper then removes its idle sandboxes.
+this host within ``warm_pool_shape_ttl_s``. On shutdown it removes the sandboxes it still holds,
+also when Redis is already gone (a process manager stopping everything at once): shutdown talks to
+Redis through a client that fails at once, and a sandbox whose claim cannot be read is removed (a
+worker's own runs have ended by then; one worker process per host is the deployment). A keeper
+that dies leaves its heartbeat to expire; the reaper then removes its idle sandboxes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
 
 import redis
 import structlog
+from docker.models.containers import Container
 
 from core import keys
 from core import labels as label
+from core.broker import connect_redis_briefly
 from core.errors import NightshiftError
 from core.settings import Settings
 from workers.sandbox.launcher import SandboxLauncher
 from workers.sandbox.pool import Entry, Shape, default_shape, discard, ready_entries, socket_dir_of, take_back
 
 log = structlog.get_logger("nightshift.pool")
+STOP_JOIN_S = 5.0  # how long stop() waits for the keeper's pass before draining
 
 
 class PoolKeeper:
@@ -49,14 +56,18 @@ class PoolKeeper:
         self._thread.start()
 
     def stop(self, drain: bool = True) -> None:
-        """Stop the thread; with ``drain`` remove every idle sandbox this keeper started."""
+        """Stop the thread; with ``drain`` remove every idle sandbox this keeper started. A sandbox
+        the thread is still starting is removed by itself once ready (``add`` sees the stop)."""
         self._stop.set()
-        self.redis.lpush(keys.pool_wake(self.fleet, self.worker), "stop")
+        brief = connect_redis_briefly(self.settings)
+        with contextlib.suppress(redis.RedisError):
+            brief.lpush(keys.pool_wake(self.fleet, self.worker), "stop")
         if self._thread is not None:
-            self._thread.join(timeout=self.settings.sandbox_start_timeout_s + 30)
+            self._thread.join(timeout=STOP_JOIN_S)
         if drain:
-            self.drain()
-        self.redis.delete(keys.pool_owner(self.owner))
+            self.drain(brief)
+        with contextlib.suppress(redis.RedisError):
+            brief.delete(keys.pool_owner(self.owner))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -135,6 +146,9 @@ class PoolKeeper:
         except BaseException:
             sandbox.stop()
             raise
+        if self._stop.is_set():  # stopping meanwhile: never list a sandbox nobody will drain
+            sandbox.stop()
+            return None
         sandbox.release()  # let the executor go: the run that claims it listens anew
         entry = Entry(sandbox.container_id, str(sandbox.socket_dir), started)
         self.redis.rpush(keys.pool_ready(self.fleet, self.worker, shape.key), entry.dumps())
@@ -155,14 +169,21 @@ class PoolKeeper:
             log.info("pooled sandboxes recycled", shape=shape.key, count=recycled)
         return recycled
 
-    def drain(self) -> int:
-        """Remove every ready sandbox this keeper started (at shutdown); claimed ones stay the runs'."""
+    def drain(self, client: redis.Redis | None = None) -> int:
+        """Remove every ready sandbox this keeper started (at shutdown); claimed ones stay the runs'.
+        A sandbox whose claim ``client`` cannot read (Redis gone) is removed too."""
         drained = 0
         mine: dict[str, str | list[str] | bool] = {"label": [f"{label.POOL_OWNER}={self.owner}"]}
         for container in self.docker.containers.list(all=True, filters=mine):
-            shape_key = container.labels.get(label.POOL, "")
-            if take_back(self.redis, self.fleet, self.worker, shape_key, str(container.id)) or \
-                    not self._claimed(container.id):
+            if self._unclaimed(client or self.redis, container):
                 discard(self.docker, str(container.id), socket_dir_of(container))
                 drained += 1
         return drained
+
+    def _unclaimed(self, client: redis.Redis, container: Container) -> bool:
+        shape_key, container_id = container.labels.get(label.POOL, ""), str(container.id)
+        try:
+            return take_back(client, self.fleet, self.worker, shape_key, container_id) or \
+                not client.exists(keys.pool_claim(container_id))
+        except redis.RedisError:
+            return True
