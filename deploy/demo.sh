@@ -20,11 +20,18 @@ if redis-cli -p "$NIGHTSHIFT_REDIS_PORT" ping >/dev/null 2>&1; then
   echo "[demo] a Redis already answers on port $NIGHTSHIFT_REDIS_PORT; set NIGHTSHIFT_REDIS_PORT to another port" >&2
   exit 1
 fi
-.venv/bin/honcho start redis worker beat >var/fleet.log 2>&1 &
-FLEET=$!
-stop_fleet() { kill -TERM "$FLEET" 2>/dev/null || true; wait "$FLEET" 2>/dev/null || true; }
-[ "${KEEP_RUNNING:-0}" = 1 ] || trap stop_fleet EXIT
+# Redis first and last: honcho stops its processes all at once, and a worker stopping cleanly
+# drains its warm pool through Redis. So Redis runs beside honcho, started before the worker and
+# stopped after it (the Procfile's redis line, for `honcho start` by hand).
+(.venv/bin/honcho start redis >var/redis.log 2>&1 &)
 for _ in $(seq 1 100); do redis-cli -p "$NIGHTSHIFT_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+.venv/bin/honcho start worker beat >var/fleet.log 2>&1 &
+FLEET=$!
+stop_fleet() {
+  kill -TERM "$FLEET" 2>/dev/null || true; wait "$FLEET" 2>/dev/null || true
+  redis-cli -p "$NIGHTSHIFT_REDIS_PORT" shutdown >/dev/null 2>&1 || true
+}
+[ "${KEEP_RUNNING:-0}" = 1 ] || trap stop_fleet EXIT
 echo "[demo] fleet started (log: var/fleet.log)"
 
 agents=(--agent script)

@@ -31,7 +31,7 @@ from workers.sandbox.launcher import SandboxLauncher
 from workers.sandbox.pool import Entry, Shape, default_shape, discard, ready_entries, socket_dir_of, take_back
 
 log = structlog.get_logger("nightshift.pool")
-STOP_JOIN_S = 5.0  # how long stop() waits for the keeper's pass before draining
+STOP_JOIN_S = 1.0  # stop() waits this long for the keeper's pass (a sandbox still starting removes itself)
 
 
 class PoolKeeper:
