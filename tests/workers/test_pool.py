@@ -286,3 +286,23 @@ def test_a_keeper_stopping_after_redis_is_gone_still_removes_its_idle_sandboxes(
     finally:
         private.stop()
         shutil.rmtree(private.dir, ignore_errors=True)
+
+
+def test_a_claimed_sandbox_without_a_lease_is_kept_right_after_redis_started(
+    make_runtime: MakeRuntime, keepers: list[PoolKeeper]
+) -> None:
+    """As for a run's own container: a lease that ran out during a Redis outage is being taken back
+    by its live worker, so a missing lease proves nothing for ``reaper_restart_grace_s``."""
+    rt = make_runtime(warm_pool_size=1)
+    keeper_for(rt, keepers).pass_once()
+    run_id = new_run(rt, script("echo x"))
+    rt.records.transition(run_id, "starting", attempt=1)
+    sandbox = Claimer(rt.redis, rt.launcher, rt.hostname).claim(shape_of(rt), run_claim(run_id))
+    assert sandbox is not None  # its run holds no lease
+
+    redis_age_s = float(rt.redis.info("server")["uptime_in_seconds"])
+    fleet = rt.settings.queue_name
+    assert reap_pool(rt.docker, rt.records, rt.redis, fleet, restart_grace_s=redis_age_s + 3600) == 0
+    assert exists(rt, sandbox.container_id)
+    assert reap_pool(rt.docker, rt.records, rt.redis, fleet) == 1
+    assert not exists(rt, sandbox.container_id)

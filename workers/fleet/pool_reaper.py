@@ -18,31 +18,17 @@ from docker.models.containers import Container
 
 from core import keys
 from core import labels as label
-from core.approvals import Approvals
 from core.records import Records
-from core.states import RunState
-from workers.fleet.lease import lease_held
+from workers.fleet.judge import redis_just_started, why_run_sandbox_goes
 from workers.sandbox.pool import claim_of, discard, socket_dir_of, take_back
 
 log = structlog.get_logger("nightshift.reaper")
 
 
-def _why_claimed(claim: dict[str, Any], records: Records, client: redis.Redis, now: float) -> str | None:
-    run_id = str(claim.get("run_id", ""))
-    record = records.find(run_id)
-    if record is not None and record.state == RunState.NEEDS_APPROVAL:  # paused: kept until decided
-        return None if Approvals(client).get(run_id) is not None else "approval request gone"
-    if float(claim.get("deadline", "inf")) + (record.paused_s if record else 0.0) < now:
-        return "past its deadline"
-    if record is None:
-        return "run unknown"
-    if record.terminal:
-        return f"run {record.state}"
-    if not lease_held(client, run_id):
-        return "no live lease (worker gone)"
-    if str(claim.get("attempt")) != str(record.attempt):
-        return "stale attempt"
-    return None
+def _why_claimed(claim: dict[str, Any], records: Records, client: redis.Redis, now: float,
+                 trust_leases: bool) -> str | None:
+    return why_run_sandbox_goes(str(claim.get("run_id", "")), str(claim.get("attempt")),
+                                float(claim.get("deadline", "inf")), records, client, now, trust_leases)
 
 
 def _why_idle(container: Container, client: redis.Redis, now: float) -> str | None:
@@ -54,10 +40,11 @@ def _why_idle(container: Container, client: redis.Redis, now: float) -> str | No
     return None
 
 
-def _why_remove(container: Container, records: Records, client: redis.Redis, now: float) -> str | None:
+def _why_remove(container: Container, records: Records, client: redis.Redis, now: float,
+                trust_leases: bool) -> str | None:
     claim = claim_of(client, str(container.id))
     if claim is not None:
-        return _why_claimed(claim, records, client, now)
+        return _why_claimed(claim, records, client, now, trust_leases)
     reason = _why_idle(container, client, now)
     if reason is None:
         return None
@@ -69,13 +56,17 @@ def _why_remove(container: Container, records: Records, client: redis.Redis, now
     return reason
 
 
-def reap_pool(docker_client: docker.DockerClient, records: Records, client: redis.Redis, fleet: str) -> int:
-    """Remove this fleet's pooled sandboxes on this machine that nobody keeps or runs any more."""
+def reap_pool(docker_client: docker.DockerClient, records: Records, client: redis.Redis, fleet: str,
+              restart_grace_s: float = 0.0) -> int:
+    """Remove this fleet's pooled sandboxes on this machine that nobody keeps or runs any more; right
+    after Redis (re)started, not for a missing lease (as ``reap_containers``)."""
     removed = 0
     now = time.time()
+    trust_leases = not redis_just_started(client, restart_grace_s)
     pooled: dict[str, str | list[str] | bool] = {"label": [label.POOL, f"{label.FLEET}={fleet}"]}
-    for container in docker_client.containers.list(all=True, filters=pooled):
-        reason = _why_remove(container, records, client, now)
+    # ignore_removed: a container removed between the listing and its inspection skips nothing
+    for container in docker_client.containers.list(all=True, filters=pooled, ignore_removed=True):
+        reason = _why_remove(container, records, client, now, trust_leases)
         if reason is None:
             continue
         discard(docker_client, str(container.id), socket_dir_of(container))

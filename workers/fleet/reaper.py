@@ -40,6 +40,7 @@ from core.events import EventType
 from core.records import Records, RunRecord
 from core.settings import Settings
 from core.states import IN_FLIGHT, Decision, RunState, StopReason
+from workers.fleet.judge import redis_just_started, why_run_sandbox_goes
 from workers.fleet.lease import lease_held
 from workers.fleet.pool_reaper import reap_pool
 from workers.metrics import REAPER_ACTIONS
@@ -55,21 +56,9 @@ def _why_remove(
     container: Container, records: Records, redis_client: redis.Redis, now: float, trust_leases: bool
 ) -> str | None:
     labels = container.labels
-    run_id = labels.get(label.RUN_ID, "")
-    record = records.find(run_id)
-    if record is not None and record.state == RunState.NEEDS_APPROVAL:  # paused: kept until decided
-        return None if Approvals(redis_client).get(run_id) is not None else "approval request gone"
-    if float(labels.get(label.DEADLINE, "inf")) + (record.paused_s if record else 0.0) < now:
-        return "past its deadline"
-    if record is None:
-        return "run unknown"
-    if record.terminal:
-        return f"run {record.state}"
-    if trust_leases and not lease_held(redis_client, run_id):
-        return "no live lease (worker gone)"
-    if labels.get(label.ATTEMPT) != str(record.attempt):
-        return "stale attempt"
-    return None
+    return why_run_sandbox_goes(labels.get(label.RUN_ID, ""), labels.get(label.ATTEMPT, ""),
+                                float(labels.get(label.DEADLINE, "inf")), records, redis_client, now,
+                                trust_leases)
 
 
 def reap_containers(
@@ -82,7 +71,7 @@ def reap_containers(
     overdue runs' sandboxes go."""
     removed = 0
     now = time.time()
-    trust_leases = not _redis_just_started(redis_client, restart_grace_s)
+    trust_leases = not redis_just_started(redis_client, restart_grace_s)
     mine: dict[str, str | list[str] | bool] = {"label": [label.RUN_ID, f"{label.FLEET}={fleet}"]}
     # ignore_removed: a container removed between the listing and its inspection is skipped, not
     # the whole pass
@@ -122,20 +111,13 @@ def sweep_socket_dirs(
     return swept
 
 
-def _redis_just_started(redis_client: redis.Redis, grace_s: float) -> bool:
-    if grace_s <= 0:
-        return False
-    uptime_s = float(redis_client.info("server").get("uptime_in_seconds", 0))
-    return uptime_s < grace_s
-
-
 def _mine(record: RunRecord, settings: Settings) -> bool:
     """Records from before queues were stored belong to whichever fleet finds them."""
     return record.queue in (None, settings.queue_name)
 
 
 def resume_orphans(records: Records, redis_client: redis.Redis, app: Celery, settings: Settings) -> int:
-    if _redis_just_started(redis_client, settings.reaper_restart_grace_s):
+    if redis_just_started(redis_client, settings.reaper_restart_grace_s):
         log.info("reaper waits: Redis just (re)started, live workers take their leases back first")
         return 0
     resumed = 0
@@ -202,7 +184,8 @@ def reap_local(rt: Runtime) -> int:
     settings = rt.settings
     removed = reap_containers(rt.docker, rt.records, rt.redis, settings.queue_name,
                               settings.sandbox_socket_dir, settings.reaper_restart_grace_s)
-    removed += reap_pool(rt.docker, rt.records, rt.redis, settings.queue_name)
+    removed += reap_pool(rt.docker, rt.records, rt.redis, settings.queue_name,
+                         settings.reaper_restart_grace_s)
     rt.egress.sweep()
     REAPER_ACTIONS.labels("removed").inc(removed)
     return removed
