@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import pytest
 import redis
 
 from core.redact import REDACTED
@@ -76,16 +73,6 @@ def claude_responder(request: Recorded) -> Reply:
               stop_reason=f"odd_stop_{SECRET}"),
     ]
     return plays[min(step, len(plays) - 1)]
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of this test's own, so its append-only file holds only this test's writes."""
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
 
 
 def scan_redis(client: redis.Redis) -> tuple[list[str], int]:

@@ -6,7 +6,6 @@ removes pooled sandboxes whose keeper or run is gone."""
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -265,27 +264,21 @@ def test_a_cancel_stops_a_run_on_a_warm_sandbox_and_removes_it(
 
 
 def test_a_keeper_stopping_after_redis_is_gone_still_removes_its_idle_sandboxes(
-    make_runtime: MakeRuntime,
+    make_runtime: MakeRuntime, own_redis: RedisServer
 ) -> None:
     """A process manager stops Redis and the worker at once (honcho does): the keeper's shutdown
     does not wait out the outage, and leaves no idle desktop running on the host."""
-    private = RedisServer()
-    private.start()
-    try:
-        rt = make_runtime(redis_url=private.url, warm_pool_size=1)
-        keeper = PoolKeeper(rt.launcher, rt.redis, rt.settings, rt.hostname)
-        keeper.pass_once()
-        [pooled] = ready_ids(rt, shape_of(rt))
-        private.stop()
+    rt = make_runtime(redis_url=own_redis.url, warm_pool_size=1)
+    keeper = PoolKeeper(rt.launcher, rt.redis, rt.settings, rt.hostname)
+    keeper.pass_once()
+    [pooled] = ready_ids(rt, shape_of(rt))
+    own_redis.stop()
 
-        began = time.monotonic()
-        keeper.stop(drain=True)
+    began = time.monotonic()
+    keeper.stop(drain=True)
 
-        assert time.monotonic() - began < 10
-        assert not exists(rt, pooled)
-    finally:
-        private.stop()
-        shutil.rmtree(private.dir, ignore_errors=True)
+    assert time.monotonic() - began < 10
+    assert not exists(rt, pooled)
 
 
 def test_a_claimed_sandbox_without_a_lease_is_kept_right_after_redis_started(
