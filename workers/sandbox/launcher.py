@@ -111,7 +111,11 @@ class SandboxLauncher:
         if not socket_dir.is_dir():
             raise SandboxStartError(f"sandbox {str(container.id)[:12]}: no socket directory on this host")
         sandbox = Sandbox(container, socket_dir, self.settings, listen(socket_dir / protocol.SOCKET_NAME))
-        sandbox.connect(time.monotonic() + timeout)
+        try:
+            sandbox.connect(time.monotonic() + timeout)
+        except BaseException:
+            sandbox.release()  # no listener left behind; the container is the caller's to judge
+            raise
         return sandbox
 
     def socket_dir_of(self, container: Container) -> Path:
@@ -173,7 +177,7 @@ def listen(path: Path) -> socket.socket:
         try:
             os.chown(path, SANDBOX_UID, SANDBOX_UID)
             path.chmod(0o600)
-        except PermissionError:  # not root: any uid may connect, but the 0700 directory hides it
+        except PermissionError:  # not root: any uid may connect, but the 0700 parent hides it
             path.chmod(0o666)
         listener.listen(4)
     except BaseException:

@@ -128,34 +128,24 @@ class Sandbox:
         if self.ready_state is not None:
             return dict(self.ready_state)
         timeout = self.settings.sandbox_ready_timeout_s if timeout_s is None else timeout_s
-        reply, _ = self._request({"op": Op.WAIT_READY, "timeout_s": timeout}, timeout + 10)
-        if reply.get("is_error"):
-            raise SandboxStartError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
-        self.ready_state = dict(reply.get("data") or {})
+        message = {"op": Op.WAIT_READY, "timeout_s": timeout}
+        self.ready_state = self._op(message, timeout + 10, failure=SandboxStartError)
         return dict(self.ready_state)
 
     def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
         """Write ``data`` to ``path`` inside the sandbox (as the sandbox user)."""
         message = {"op": Op.PUT_FILE, "path": path, "mode": mode, "size": len(data)}
-        reply, _ = self._request(message, self.settings.tool_timeout_s, payload=data)
-        if reply.get("is_error"):
-            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        self._op(message, self.settings.tool_timeout_s, payload=data)
 
     def set_env(self, env: dict[str, str]) -> None:
         """Give the sandbox's shells (bash tool, checks) these variables from now on: how secrets
         reach a sandbox, never through the container's environment. The values are not logged."""
-        reply, _ = self._request({"op": Op.SET_ENV, "env": dict(env)}, self.settings.tool_timeout_s)
-        if reply.get("is_error"):
-            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        self._op({"op": Op.SET_ENV, "env": dict(env)}, self.settings.tool_timeout_s)
 
     # --- after the agent: outputs and checks ---------------------------------------------------------
     def glob(self, patterns: list[str], limit: int) -> dict[str, Any]:
         """Files matching ``patterns`` (at most ``limit``): ``{"files": [{path, size}], "unmatched"}``."""
-        reply, _ = self._request({"op": Op.GLOB, "patterns": patterns, "limit": limit},
-                                 self.settings.tool_timeout_s)
-        if reply.get("is_error"):
-            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
-        return dict(reply.get("data") or {})
+        return self._op({"op": Op.GLOB, "patterns": patterns, "limit": limit}, self.settings.tool_timeout_s)
 
     def get_file(self, path: str, on_chunk: Callable[[bytes], None]) -> dict[str, Any]:
         """Stream the file at ``path`` out of the sandbox, chunk by chunk, to ``on_chunk``. Returns
@@ -172,19 +162,13 @@ class Sandbox:
         """Run ``command`` in the sandbox to its end or timeout: exit code, duration, output tail."""
         message = {"op": Op.EXEC, "command": command, "timeout_s": timeout_s,
                    "max_output_bytes": max_output_bytes}
-        reply, _ = self._request(message, timeout_s + self.settings.tool_timeout_s)
-        if reply.get("is_error"):
-            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
-        return dict(reply.get("data") or {})
+        return self._op(message, timeout_s + self.settings.tool_timeout_s)
 
     def page(self, settle_s: float = 0.0) -> Page:
         """The focused window, and the browser's address once ``settle_s`` have passed since the
         last input (the browser records a navigation a moment after it)."""
         message = {"op": Op.PAGE, "settle_s": settle_s}
-        reply, _ = self._request(message, self.settings.tool_timeout_s + settle_s)
-        if reply.get("is_error"):
-            raise SandboxError(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
-        data = dict(reply.get("data") or {})
+        data = self._op(message, self.settings.tool_timeout_s + settle_s)
         app = str(data.get("app") or "")
         return Page(str(data.get("title") or ""), app, data.get("url"), app.lower() in BROWSER_CLASSES)
 
@@ -214,6 +198,14 @@ class Sandbox:
         shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     # --- plumbing ----------------------------------------------------------------------------------
+    def _op(self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None,
+            failure: type[SandboxError] = SandboxError) -> dict[str, Any]:
+        """One request whose error reply raises ``failure``; the reply's data otherwise."""
+        reply, _ = self._request(message, timeout_s, payload)
+        if reply.get("is_error"):
+            raise failure(f"sandbox {self.container_id[:12]}: {reply.get('text')}")
+        return dict(reply.get("data") or {})
+
     def _request(
         self, message: dict[str, Any], timeout_s: float, payload: bytes | None = None
     ) -> tuple[dict[str, Any], bytes | None]:
