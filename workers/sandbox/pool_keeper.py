@@ -127,8 +127,8 @@ class PoolKeeper:
         idle = sum(1 for c in containers if label.POOL in c.labels and not self._claimed(c.id))
         return len(containers) - idle
 
-    def _claimed(self, container_id: str | None) -> bool:
-        return bool(container_id and self.redis.exists(keys.pool_claim(container_id)))
+    def _claimed(self, container_id: str | None, client: redis.Redis | None = None) -> bool:
+        return bool(container_id and (client or self.redis).exists(keys.pool_claim(container_id)))
 
     def add(self, shape: Shape) -> Entry | None:
         """Start one sandbox of ``shape``, wait for its desktop, and list it as ready."""
@@ -184,6 +184,6 @@ class PoolKeeper:
         shape_key, container_id = container.labels.get(label.POOL, ""), str(container.id)
         try:
             return take_back(client, self.fleet, self.worker, shape_key, container_id) or \
-                not client.exists(keys.pool_claim(container_id))
+                not self._claimed(container_id, client)
         except redis.RedisError:
             return True
