@@ -86,6 +86,10 @@ class ProtocolError(Exception):
     """The peer sent something that is not a valid frame, or closed the channel mid-frame."""
 
 
+class Unencodable(ValueError):
+    """A message JSON cannot carry (a number past Python's digit limit, NaN, bytes...)."""
+
+
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
     buf = bytearray(size)
     view = memoryview(buf)
@@ -116,17 +120,12 @@ def send_json(sock: socket.socket, message: dict[str, Any]) -> None:
 
 
 def encode(message: Any) -> bytes:
-    """Strict JSON: NaN and infinities are refused like anything else JSON cannot hold."""
-    return json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
-
-
-def unencodable(value: Any) -> str | None:
-    """Why ``value`` cannot travel on the channel (too long a number, NaN, bytes...), or None."""
+    """Strict JSON: NaN and infinities are refused like anything else JSON cannot hold
+    (``Unencodable``, raised before a byte is sent: the channel stays in step)."""
     try:
-        encode(value)
+        return json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
+        raise Unencodable(str(exc)) from exc
 
 
 def recv_json(sock: socket.socket) -> dict[str, Any]:

@@ -78,9 +78,6 @@ class Sandbox:
         return int(width), int(height)
 
     def call(self, tool: dict[str, Any], tool_input: Any, *, screenshot: bool | None = None) -> ToolOutput:
-        problem = protocol.unencodable(tool_input)
-        if problem is not None:
-            return ToolOutput(text=f"the tool input cannot be sent to the sandbox: {problem}", is_error=True)
         message: dict[str, Any] = {
             "op": Op.CALL,
             "tool": dict(tool),  # the whole definition: the editor reads its max_characters
@@ -89,7 +86,10 @@ class Sandbox:
         }
         if self.image_tier is not None:
             message["image_tier"] = self.image_tier
-        reply, image = self._request(message, _call_timeout(self.settings, tool_input))
+        try:
+            reply, image = self._request(message, _call_timeout(self.settings, tool_input))
+        except protocol.Unencodable as exc:  # nothing was sent: the channel is as it was
+            return ToolOutput(text=f"the tool input cannot be sent to the sandbox: {exc}", is_error=True)
         media_type = (reply.get("image") or {}).get("media_type") if image is not None else None
         return ToolOutput(
             text=str(reply.get("text") or ""),
